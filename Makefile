@@ -1,0 +1,97 @@
+# Coffer's commands. `make run` and `make test` set up everything they need
+# on a fresh machine with the Rust toolchain, and skip what is installed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# trunk needs a wasm-bindgen CLI of exactly the version in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print}' Cargo.lock)
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+export TRUNK_SKIP_VERSION_CHECK := true
+# Playwright drives Debian's chromium; it never downloads a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+SITE_RELEASE := target/site
+SITE_TEST := target/site-test
+
+.PHONY: help run build test test-rust test-e2e bench lambda tools wasm-target trunk \
+	wasm-bindgen chromium moto npm site site-test fmt lint clean
+
+help:
+	@echo "make run    start the embedded portal on http://127.0.0.1:3000"
+	@echo "make test   run every test (Rust, S3 protocol against moto, Playwright)"
+	@echo "make build  build target/release/coffer-server and the site it serves"
+	@echo "make bench  run the benchmarks and print their figures"
+
+## Tools, each installed only when missing.
+
+tools: wasm-target trunk wasm-bindgen
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+		|| rustup target add wasm32-unknown-unknown
+
+trunk:
+	@command -v trunk >/dev/null \
+		|| cargo install trunk --version '~0.21' --locked
+
+wasm-bindgen:
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] \
+		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force
+
+chromium:
+	@command -v chromium >/dev/null \
+		|| { apt-get update && apt-get install -y chromium; }
+
+moto:
+	@command -v moto_server >/dev/null \
+		|| pip install 'moto[server]==5.2.1'
+
+npm: end2end/node_modules/.package-lock.json
+
+end2end/node_modules/.package-lock.json: end2end/package.json end2end/package-lock.json
+	cd end2end && npm ci --no-audit --no-fund
+	@touch $@
+
+## Builds.
+
+site: tools
+	cd frontend && trunk build --release --offline --dist ../$(SITE_RELEASE)
+
+# Tests hydrate a debug bundle: it builds in half the time.
+site-test: tools
+	cd frontend && trunk build --offline --dist ../$(SITE_TEST)
+
+build: site
+	cargo build --release -p coffer-server
+
+run: build
+	./target/release/coffer-server
+
+## Tests.
+
+test: test-rust test-e2e
+
+test-rust: moto
+	cargo test --workspace --all-targets
+
+test-e2e: site-test chromium npm
+	cargo build -p coffer-server
+	cd end2end && npx playwright test
+
+## Benchmarks and packaging.
+
+bench: build
+	cargo run --release -p coffer-server --example s3_throughput
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results end2end/playwright-report

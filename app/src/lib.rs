@@ -1,0 +1,55 @@
+//! Coffer's pages: Leptos components and routes shared by the server, which
+//! renders them, and the browser bundle, which hydrates them.
+
+pub mod access;
+pub mod components;
+pub mod pages;
+pub mod server_fns;
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod shell;
+
+use leptos::prelude::*;
+use leptos_meta::{Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::{DevIdpBanner, NavBar};
+use crate::pages::{AuditPage, HomePage, ModelsPage, NotFoundPage, SharesPage, UploadPage};
+use crate::session::PageContext;
+
+/// The id of the element whose `data-context` attribute carries the
+/// [`PageContext`] from the server's render to the browser's hydration.
+pub const ROOT_ID: &str = "coffer-root";
+
+/// The whole portal. The server provides a [`PageContext`] per request; the
+/// browser reads the same one back from the rendered page before hydrating.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let context = use_context::<PageContext>().unwrap_or_default();
+
+    // The serialized context travels in an attribute, which Leptos escapes;
+    // serde writes it identically on both sides, so hydration matches.
+    let serialized = serde_json::to_string(&context).unwrap_or_default();
+    let dev_idp = context.dev_idp;
+
+    view! {
+        <Title text="Coffer" />
+        <div id=ROOT_ID data-context=serialized>
+            <Router>
+                {dev_idp.then(|| view! { <DevIdpBanner /> })}
+                <NavBar />
+                <main class="page">
+                    <Routes fallback=NotFoundPage>
+                        <Route path=path!("/") view=HomePage />
+                        <Route path=path!("/upload") view=UploadPage />
+                        <Route path=path!("/models") view=ModelsPage />
+                        <Route path=path!("/shares") view=SharesPage />
+                        <Route path=path!("/audit") view=AuditPage />
+                    </Routes>
+                </main>
+            </Router>
+        </div>
+    }
+}

@@ -1,0 +1,153 @@
+//! One component per portal page.
+
+use leptos::prelude::*;
+
+use crate::access::Access;
+use crate::components::{Gate, NoAccess, use_viewer};
+use crate::server_fns::{SessionReport, session_status};
+
+/// `/`: a landing page for visitors, a start page for users.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    match use_viewer() {
+        None => view! {
+            <section class="hero">
+                <h1>"Coffer"</h1>
+                <p class="lead">
+                    "A secure, auditable store for machine-learning models. Every version is "
+                    "immutable, every download is recorded, and compliance can check it all."
+                </p>
+                <a class="button primary" href="/login" rel="external">"Sign in"</a>
+            </section>
+        }
+        .into_any(),
+        Some(viewer) if !viewer.may_browse() => view! { <NoAccess /> }.into_any(),
+        Some(viewer) => view! {
+            <section class="panel">
+                <h1 data-testid="welcome">"Welcome, " {viewer.username.clone()}</h1>
+                <ul class="cards">
+                    {viewer.may_browse().then(|| view! {
+                        <li><a href="/models">"Browse models"</a>" and their immutable versions."</li>
+                    })}
+                    {viewer.may_upload().then(|| view! {
+                        <li><a href="/upload">"Upload a new version"</a>" straight to the bucket."</li>
+                    })}
+                    {viewer.may_audit().then(|| view! {
+                        <li><a href="/audit">"Read the audit trail"</a>" of everything that happened."</li>
+                    })}
+                </ul>
+            </section>
+            <SessionPanel />
+        }
+        .into_any(),
+    }
+}
+
+/// Asks the server how the session stands: an interaction that works only
+/// once the page is hydrated.
+#[component]
+fn SessionPanel() -> impl IntoView {
+    let check = Action::new(|_: &()| session_status());
+    let pending = check.pending();
+    let result = check.value();
+
+    view! {
+        <section class="panel">
+            <h2>"Your session"</h2>
+            <button
+                data-testid="check-session"
+                on:click=move |_| {
+                    check.dispatch(());
+                }
+                disabled=move || pending.get()
+            >
+                "Check my session"
+            </button>
+            <p data-testid="session-status" aria-live="polite">
+                {move || result.get().map(|outcome| match outcome {
+                    Ok(status) => describe(&status),
+                    Err(error) => error.to_string(),
+                })}
+            </p>
+        </section>
+    }
+}
+
+/// The session status as one sentence.
+fn describe(status: &SessionReport) -> String {
+    let roles = status
+        .roles
+        .iter()
+        .map(|role| role.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "Signed in as {} ({roles}); the session ends in {} minutes unless you stay active.",
+        status.username, status.minutes_left
+    )
+}
+
+/// A page whose feature is not part of this release yet.
+#[component]
+fn Upcoming(title: &'static str, what: &'static str) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <h1>{title}</h1>
+            <p>{what}</p>
+        </section>
+    }
+}
+
+/// `/upload`: data scientists and admins.
+#[component]
+pub fn UploadPage() -> impl IntoView {
+    view! {
+        <Gate access=Access::Upload>
+            <Upcoming title="Upload" what="Uploading model versions is not available in this release." />
+        </Gate>
+    }
+}
+
+/// `/models`: every role.
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    view! {
+        <Gate access=Access::Browse>
+            <Upcoming title="Models" what="The model browser is not available in this release." />
+        </Gate>
+    }
+}
+
+/// `/shares`: data scientists and admins.
+#[component]
+pub fn SharesPage() -> impl IntoView {
+    view! {
+        <Gate access=Access::Upload>
+            <Upcoming title="Share links" what="Share links are not available in this release." />
+        </Gate>
+    }
+}
+
+/// `/audit`: compliance staff and admins.
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <Gate access=Access::Audit>
+            <Upcoming
+                title="Audit"
+                what="The audit dashboard is not available in this release; the trail is recorded and verifiable today."
+            />
+        </Gate>
+    }
+}
+
+/// Any path no route claims.
+#[component]
+pub fn NotFoundPage() -> impl IntoView {
+    view! {
+        <section class="panel">
+            <h1>"Not found"</h1>
+            <p>"Nothing lives at this address."</p>
+        </section>
+    }
+}

@@ -1,0 +1,129 @@
+//! The portal's routes and the layers around them, outermost first:
+//! panic catching, request ids, tracing, security headers; then, for the
+//! portal itself, sessions, the signed-in user, the page context, CSRF and
+//! page access.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Response, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::api;
+use crate::auth::session_store::BucketSessionStore;
+use crate::auth::{self, routes as auth_routes};
+use crate::dev_idp::DevIdp;
+use crate::error::json_error;
+use crate::http::headers::security_headers;
+use crate::http::request_id::{MakeRandomRequestId, REQUEST_ID_HEADER, request_id_of};
+use crate::pages;
+use crate::state::AppState;
+
+/// Every route of one server instance.
+pub fn build(state: AppState, dev_idp: Option<&DevIdp>) -> Router {
+    let portal = portal(&state);
+
+    // Health checks need no session; the bundle's files need none either.
+    let mut router = Router::new()
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .merge(portal)
+        .with_state(state.clone())
+        .nest_service("/pkg", ServeDir::new(&state.settings.site_dir))
+        // Browsers ask for this path on pages that name no icon.
+        .route_service(
+            "/favicon.ico",
+            ServeFile::new(state.settings.site_dir.join("favicon.svg")),
+        );
+    if let Some(provider) = dev_idp {
+        router = router.nest("/dev-idp", provider.router());
+    }
+
+    router
+        .layer(from_fn_with_state(state, security_headers))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER.clone()))
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID_HEADER.clone(),
+            MakeRandomRequestId,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// Pages, sign-in and the API: everything that knows who is asking.
+fn portal(state: &AppState) -> Router<AppState> {
+    let settings = &state.settings;
+
+    // `__Host-` pins the cookie to this exact origin over HTTPS; plain
+    // HTTP on loopback cannot use the prefix. Lax lets the cookie ride the
+    // provider's redirect back to the callback.
+    let cookie_name = if settings.is_https() {
+        "__Host-coffer"
+    } else {
+        "coffer"
+    };
+    let idle = time::Duration::try_from(settings.session_idle()).unwrap_or(time::Duration::MINUTE);
+    let sessions = SessionManagerLayer::new(BucketSessionStore::new(state.storage.clone()))
+        .with_name(cookie_name)
+        .with_secure(settings.is_https())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    Router::new()
+        .route("/login", get(auth_routes::login))
+        .route("/auth/callback", get(auth_routes::callback))
+        .route("/logout", post(auth_routes::logout))
+        .route("/_srv/{*name}", post(server_function))
+        .nest("/api/v1", api::router())
+        .merge(pages::router(state))
+        .fallback(pages::not_found)
+        .layer(from_fn_with_state(state.clone(), pages::page_access))
+        .layer(from_fn_with_state(state.clone(), auth::csrf_guard))
+        .layer(from_fn_with_state(state.clone(), pages::page_context))
+        .layer(from_fn_with_state(state.clone(), auth::session_layer))
+        .layer(sessions)
+}
+
+/// Runs a Leptos server function with the request's verified context.
+async fn server_function(request: Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    leptos_axum::handle_server_fns_with_context(pages::provide_request_context, request)
+        .await
+        .into_response()
+}
+
+/// One span per request: method, path and request id; never the query,
+/// which may carry an authorization code.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        request.id = %request_id_of(request.extensions()),
+    )
+}
+
+/// A panic becomes a plain 500; the request id in the response header lets
+/// an operator find the panic in the log.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("handler panicked");
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+/// How long shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

@@ -1,0 +1,36 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use coffer_app::shell::AssetTags;
+use leptos::config::LeptosOptions;
+
+use crate::audit::AuditTrail;
+use crate::auth::oidc::RelyingParty;
+use crate::auth::roles::GroupMap;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::storage::Storage;
+
+/// Shared, cheaply cloned state of one server instance.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub storage: Storage,
+    pub audit: AuditTrail,
+    pub oidc: Arc<RelyingParty>,
+    pub groups: GroupMap,
+    pub clock: Arc<dyn Clock>,
+    /// Whether the embedded development provider signs users in.
+    pub dev_idp: bool,
+    /// The tags that load the browser bundle.
+    pub assets: AssetTags,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos.clone()
+    }
+}

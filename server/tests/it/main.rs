@@ -1,0 +1,9 @@
+//! Coffer's integration tests: one binary, one folder per area, each
+//! starting real servers on loopback.
+
+mod audit;
+mod auth;
+mod dev_idp;
+mod portal;
+mod s3;
+mod support;

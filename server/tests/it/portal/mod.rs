@@ -1,0 +1,4 @@
+//! Pages, health endpoints, headers and the role matrix.
+
+mod access;
+mod headers;
