@@ -15,7 +15,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SITE_RELEASE := target/site
 SITE_TEST := target/site-test
 
-.PHONY: help run build test test-rust test-e2e bench lambda tools wasm-target trunk \
+.PHONY: help run build test test-rust test-e2e bench tools wasm-target trunk \
 	wasm-bindgen chromium moto npm site site-test fmt lint clean
 
 help:
@@ -74,7 +74,7 @@ run: build
 test: test-rust test-e2e
 
 test-rust: moto
-	cargo test --workspace --all-targets
+	cargo test --workspace
 
 test-e2e: site-test chromium npm
 	cargo build -p coffer-server
@@ -82,8 +82,8 @@ test-e2e: site-test chromium npm
 
 ## Benchmarks and packaging.
 
-bench: build
-	cargo run --release -p coffer-server --example s3_throughput
+bench:
+	cargo bench -p coffer-server --bench s3_throughput
 
 fmt:
 	cargo fmt --all

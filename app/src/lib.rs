@@ -15,7 +15,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::{DevIdpBanner, NavBar};
-use crate::pages::{AuditPage, HomePage, ModelsPage, NotFoundPage, SharesPage, UploadPage};
+use crate::pages::{
+    AuditPage, HomePage, ModelsPage, NotFoundPage, SharesPage, SignInFailedPage, UploadPage,
+};
 use crate::session::PageContext;
 
 /// The id of the element whose `data-context` attribute carries the
@@ -47,6 +49,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/models") view=ModelsPage />
                         <Route path=path!("/shares") view=SharesPage />
                         <Route path=path!("/audit") view=AuditPage />
+                        <Route path=path!("/auth/failed") view=SignInFailedPage />
                     </Routes>
                 </main>
             </Router>

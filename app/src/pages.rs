@@ -1,6 +1,7 @@
 //! One component per portal page.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::access::Access;
 use crate::components::{Gate, NoAccess, use_viewer};
@@ -138,6 +139,32 @@ pub fn AuditPage() -> impl IntoView {
                 what="The audit dashboard is not available in this release; the trail is recorded and verifiable today."
             />
         </Gate>
+    }
+}
+
+/// `/auth/failed?reason=…`: why a sign-in did not complete, in words the
+/// user can act on. The reason is one of a fixed set; anything else reads
+/// as a generic failure.
+#[component]
+pub fn SignInFailedPage() -> impl IntoView {
+    let query = use_query_map();
+    let message = move || match query.read().get("reason").as_deref() {
+        Some("state") | Some("no_pending") => {
+            "The sign-in answer did not match a sign-in started in this browser. \
+             Start again from this browser."
+        }
+        Some("token") => "The identity provider's answer could not be verified.",
+        Some("exchange") => "The identity provider did not confirm the sign-in.",
+        Some("provider") => "The identity provider refused the sign-in.",
+        Some("unavailable") => "The identity provider cannot be reached right now.",
+        _ => "The sign-in did not complete.",
+    };
+    view! {
+        <section class="panel denied" data-testid="sign-in-failed">
+            <h1>"Sign-in failed"</h1>
+            <p>{message}" The attempt has been recorded."</p>
+            <a class="button" href="/login" rel="external">"Try again"</a>
+        </section>
     }
 }
 

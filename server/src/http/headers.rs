@@ -44,7 +44,11 @@ pub async fn security_headers(
         nonce.0,
         form_targets(&state)
     );
-    if let Ok(value) = HeaderValue::from_str(&csp) {
+    // A handler that set its own, stricter policy (the development
+    // provider's sign-in form) keeps it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(value) = HeaderValue::from_str(&csp)
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(
@@ -68,7 +72,9 @@ pub async fn security_headers(
     } else {
         "no-store"
     };
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
     if state.settings.is_https() {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod dev_idp;
+mod oidc_mock;
 mod portal;
 mod s3;
 mod support;

@@ -57,6 +57,39 @@ impl EmbeddedService {
             id: Some(self.owner_id.clone()),
         }
     }
+
+    fn initiator(&self) -> Initiator {
+        Initiator {
+            display_name: Some("coffer".to_owned()),
+            id: Some(self.owner_id.clone()),
+        }
+    }
+
+    /// Streams a body to a durable blob, hashing it with `algorithms`, and
+    /// checks it against the header claims and any that arrived as trailers.
+    async fn receive_body(
+        &self,
+        body: Option<StreamingBlob>,
+        algorithms: Vec<Algorithm>,
+        claims: &mut Checksums,
+        trailers: Option<&TrailingHeaders>,
+        md5: Option<[u8; 16]>,
+    ) -> S3Result<StagedBlob> {
+        // A request without a body stores an empty object.
+        let body = body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+        });
+        let staged = self
+            .store
+            .stage(body, algorithms, MAX_PUT_SIZE)
+            .await
+            .map_err(s3_error)?;
+
+        // Trailers can only be read once the body has been.
+        add_trailer_claims(claims, trailers)?;
+        verify_body(&staged, claims, md5)?;
+        Ok(staged)
+    }
 }
 
 /// Maps a store outcome to its S3 error. Internal failures are logged here,
@@ -117,14 +150,34 @@ fn strong_etag(value: &str) -> ETag {
     ETag::Strong(value.to_owned())
 }
 
-/// The checksum values a request claims in `x-amz-checksum-*` headers.
-fn claimed_checksums(values: [(Algorithm, Option<&String>); 5]) -> S3Result<Checksums> {
-    let mut claims = Checksums::default();
+/// The five `x-amz-checksum-*` fields of an s3s input or completed part, by
+/// algorithm. s3s gives these types no common trait, hence a macro.
+macro_rules! checksum_values {
+    ($input:ident) => {
+        [
+            (Algorithm::Crc32, $input.checksum_crc32.as_ref()),
+            (Algorithm::Crc32c, $input.checksum_crc32c.as_ref()),
+            (Algorithm::Crc64Nvme, $input.checksum_crc64nvme.as_ref()),
+            (Algorithm::Sha1, $input.checksum_sha1.as_ref()),
+            (Algorithm::Sha256, $input.checksum_sha256.as_ref()),
+        ]
+    };
+}
+
+/// The checksum values present among `x-amz-checksum-*` fields.
+fn checksums_of(values: [(Algorithm, Option<&String>); 5]) -> Checksums {
+    let mut checksums = Checksums::default();
     for (algorithm, value) in values {
         if let Some(value) = value {
-            claims.insert(algorithm, value.clone());
+            checksums.insert(algorithm, value.clone());
         }
     }
+    checksums
+}
+
+/// The checksum values a request claims in `x-amz-checksum-*` headers.
+fn claimed_checksums(values: [(Algorithm, Option<&String>); 5]) -> S3Result<Checksums> {
+    let claims = checksums_of(values);
     checksum::validate_claims(&claims).map_err(|bad| {
         invalid_request(format!(
             "Value for {} header is invalid.",
@@ -249,6 +302,41 @@ fn check_read_conditions(
     Ok(())
 }
 
+/// Refuses what S3 reads support but this endpoint does not.
+fn check_read_supported(part_number: Option<i32>, version_id: Option<&String>) -> S3Result<()> {
+    if part_number.is_some() || version_id.is_some() {
+        return Err(s3_error_with(
+            S3ErrorCode::NotImplemented,
+            "Reading by part number or version is not supported.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a read asked for the stored checksum (`x-amz-checksum-mode`).
+fn checksum_requested(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+}
+
+/// The algorithm named by `x-amz-checksum-algorithm` (or
+/// `x-amz-sdk-checksum-algorithm`), if any.
+fn requested_algorithm(name: Option<&ChecksumAlgorithm>) -> S3Result<Option<Algorithm>> {
+    name.map(|name| {
+        Algorithm::parse(name.as_str())
+            .ok_or_else(|| invalid_request("Checksum algorithm provided is unsupported."))
+    })
+    .transpose()
+}
+
+/// Refuses a body whose declared length is over the single-request limit,
+/// before a byte of it is read.
+fn check_content_length(content_length: Option<i64>) -> S3Result<()> {
+    if content_length.is_some_and(|len| len > 0 && len as u64 > MAX_PUT_SIZE) {
+        return Err(s3_error(StoreError::EntityTooLarge));
+    }
+    Ok(())
+}
+
 /// Stored headers from a write's inputs.
 fn object_meta(
     content_type: Option<String>,
@@ -336,6 +424,70 @@ fn checksum_type(stored: Option<&StoredChecksum>) -> Option<ChecksumType> {
     })
 }
 
+fn s3_algorithm(algorithm: Algorithm) -> ChecksumAlgorithm {
+    ChecksumAlgorithm::from(algorithm.as_str().to_owned())
+}
+
+/// The checksum type of a multipart upload: only COMPOSITE is kept.
+fn upload_checksum_type(algorithm: Option<Algorithm>) -> Option<ChecksumType> {
+    algorithm.map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE))
+}
+
+/// An s3s struct literal with its five `checksum_*` fields filled from a
+/// [`ChecksumFields`]. s3s's outputs share no trait, hence a macro.
+macro_rules! with_checksum_fields {
+    ($checksums:expr, $output:ident { $($rest:tt)* }) => {{
+        let ChecksumFields {
+            crc32,
+            crc32c,
+            crc64nvme,
+            sha1,
+            sha256,
+        } = $checksums;
+        $output {
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64nvme,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            $($rest)*
+        }
+    }};
+}
+
+/// A GetObject or HeadObject answer. Both describe the stored object with
+/// the same headers; the literal gives the fields where they differ.
+macro_rules! stored_object_output {
+    ($record:expr, $stored:expr, $output:ident { $($rest:tt)* }) => {{
+        let record: &ObjectRecord = $record;
+        let stored: Option<&StoredChecksum> = $stored;
+        with_checksum_fields!(
+            ChecksumFields::from_stored(stored),
+            $output {
+                accept_ranges: Some("bytes".to_owned()),
+                content_type: Some(
+                    record
+                        .meta
+                        .content_type
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+                ),
+                content_encoding: record.meta.content_encoding.clone(),
+                content_disposition: record.meta.content_disposition.clone(),
+                content_language: record.meta.content_language.clone(),
+                cache_control: record.meta.cache_control.clone(),
+                e_tag: Some(strong_etag(&record.etag)),
+                last_modified: Some(timestamp(record.last_modified_us)),
+                metadata: Some(record.meta.user.clone().into_iter().collect()),
+                parts_count: record.parts_count.and_then(|n| i32::try_from(n).ok()),
+                checksum_type: checksum_type(stored),
+                storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                $($rest)*
+            }
+        )
+    }};
+}
+
 /// `(bucket, key, upload id)`, the address of a multipart upload.
 type UploadAddress = (String, String, String);
 
@@ -397,7 +549,7 @@ fn page_entries(
                 )),
                 checksum_algorithm: summary
                     .checksum_algorithm
-                    .map(|a| vec![ChecksumAlgorithm::from(a.as_str().to_owned())]),
+                    .map(|a| vec![s3_algorithm(a)]),
                 owner: owner.cloned(),
                 ..Object::default()
             }),
@@ -503,29 +655,12 @@ impl S3 for EmbeddedService {
                 "Appends and customer-provided encryption keys are not supported.",
             ));
         }
-        if input
-            .content_length
-            .is_some_and(|len| len > 0 && len as u64 > MAX_PUT_SIZE)
-        {
-            return Err(s3_error(StoreError::EntityTooLarge));
-        }
+        check_content_length(input.content_length)?;
         let condition = write_condition(input.if_match, input.if_none_match)?;
-        let mut claims = claimed_checksums([
-            (Algorithm::Crc32, input.checksum_crc32.as_ref()),
-            (Algorithm::Crc32c, input.checksum_crc32c.as_ref()),
-            (Algorithm::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (Algorithm::Sha1, input.checksum_sha1.as_ref()),
-            (Algorithm::Sha256, input.checksum_sha256.as_ref()),
-        ])?;
+        let mut claims = claimed_checksums(checksum_values!(input))?;
         let md5 = content_md5(input.content_md5.as_ref())?;
         let trailer = trailer_algorithm(&headers)?;
-        let announced =
-            match input.checksum_algorithm.as_ref() {
-                Some(name) => Some(Algorithm::parse(name.as_str()).ok_or_else(|| {
-                    invalid_request("Checksum algorithm provided is unsupported.")
-                })?),
-                None => None,
-            };
+        let announced = requested_algorithm(input.checksum_algorithm.as_ref())?;
         let current = self
             .store
             .object(input.bucket.clone(), input.key.clone())
@@ -533,24 +668,22 @@ impl S3 for EmbeddedService {
             .map_err(s3_error)?;
         condition.check(current.as_ref()).map_err(s3_error)?;
 
-        // Stream the body to a durable blob, hashing for every claim.
+        // Stream the body to a durable blob, hashing for every claim, and
+        // verify header and trailer claims against what arrived.
         let algorithms: Vec<Algorithm> = claims
             .algorithms()
             .chain(trailer)
             .chain(announced)
             .collect();
-        let body = input.body.unwrap_or_else(|| {
-            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-        });
         let staged = self
-            .store
-            .stage(body, algorithms, MAX_PUT_SIZE)
-            .await
-            .map_err(s3_error)?;
-
-        // Verify header and trailer claims against what arrived.
-        add_trailer_claims(&mut claims, trailing_headers.as_ref())?;
-        verify_body(&staged, &claims, md5)?;
+            .receive_body(
+                input.body,
+                algorithms,
+                &mut claims,
+                trailing_headers.as_ref(),
+                md5,
+            )
+            .await?;
 
         // Publish the object if the condition still holds.
         let record = ObjectRecord {
@@ -574,17 +707,14 @@ impl S3 for EmbeddedService {
             .put_object(input.bucket, input.key, record, staged, condition)
             .await
             .map_err(s3_error)?;
-        let fields = ChecksumFields::from_stored(record.checksum.as_ref());
-        Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(strong_etag(&record.etag)),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type: checksum_type(record.checksum.as_ref()),
-            ..PutObjectOutput::default()
-        }))
+        Ok(S3Response::new(with_checksum_fields!(
+            ChecksumFields::from_stored(record.checksum.as_ref()),
+            PutObjectOutput {
+                e_tag: Some(strong_etag(&record.etag)),
+                checksum_type: checksum_type(record.checksum.as_ref()),
+                ..PutObjectOutput::default()
+            }
+        )))
     }
 
     #[tracing::instrument(skip_all, fields(s3.bucket = %req.input.bucket, s3.key = %req.input.key))]
@@ -593,12 +723,7 @@ impl S3 for EmbeddedService {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        if input.part_number.is_some() || input.version_id.is_some() {
-            return Err(s3_error_with(
-                S3ErrorCode::NotImplemented,
-                "Reading by part number or version is not supported.",
-            ));
-        }
+        check_read_supported(input.part_number, input.version_id.as_ref())?;
 
         // Pin the object so its bytes outlive a concurrent overwrite.
         let (record, pin) = self
@@ -623,45 +748,22 @@ impl S3 for EmbeddedService {
             .map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, record.size));
 
         // Checksums describe the whole object, so a range gets none.
-        let wants_checksum = input
-            .checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let wants_checksum = checksum_requested(input.checksum_mode.as_ref());
         let stored = record
             .checksum
             .as_ref()
             .filter(|_| wants_checksum && range.is_none());
-        let fields = ChecksumFields::from_stored(stored);
         let body = StreamingBlob::new(self.store.reader(&record, bytes.clone(), pin));
-        Ok(S3Response::new(GetObjectOutput {
-            body: Some(body),
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: i64::try_from(bytes.end - bytes.start).ok(),
-            content_range,
-            content_type: Some(
-                record
-                    .meta
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-            ),
-            content_encoding: record.meta.content_encoding.clone(),
-            content_disposition: record.meta.content_disposition.clone(),
-            content_language: record.meta.content_language.clone(),
-            cache_control: record.meta.cache_control.clone(),
-            e_tag: Some(strong_etag(&record.etag)),
-            last_modified: Some(timestamp(record.last_modified_us)),
-            metadata: Some(record.meta.user.clone().into_iter().collect()),
-            parts_count: record.parts_count.and_then(|n| i32::try_from(n).ok()),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type: checksum_type(stored),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            ..GetObjectOutput::default()
-        }))
+        Ok(S3Response::new(stored_object_output!(
+            &record,
+            stored,
+            GetObjectOutput {
+                body: Some(body),
+                content_length: i64::try_from(bytes.end - bytes.start).ok(),
+                content_range,
+                ..GetObjectOutput::default()
+            }
+        )))
     }
 
     async fn head_object(
@@ -669,12 +771,7 @@ impl S3 for EmbeddedService {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        if input.part_number.is_some() || input.version_id.is_some() {
-            return Err(s3_error_with(
-                S3ErrorCode::NotImplemented,
-                "Reading by part number or version is not supported.",
-            ));
-        }
+        check_read_supported(input.part_number, input.version_id.as_ref())?;
         let record = self
             .store
             .object(input.bucket, input.key)
@@ -686,39 +783,16 @@ impl S3 for EmbeddedService {
             input.if_match.as_ref(),
             input.if_none_match.as_ref(),
         )?;
-        let wants_checksum = input
-            .checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let wants_checksum = checksum_requested(input.checksum_mode.as_ref());
         let stored = record.checksum.as_ref().filter(|_| wants_checksum);
-        let fields = ChecksumFields::from_stored(stored);
-        Ok(S3Response::new(HeadObjectOutput {
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: i64::try_from(record.size).ok(),
-            content_type: Some(
-                record
-                    .meta
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-            ),
-            content_encoding: record.meta.content_encoding.clone(),
-            content_disposition: record.meta.content_disposition.clone(),
-            content_language: record.meta.content_language.clone(),
-            cache_control: record.meta.cache_control.clone(),
-            e_tag: Some(strong_etag(&record.etag)),
-            last_modified: Some(timestamp(record.last_modified_us)),
-            metadata: Some(record.meta.user.clone().into_iter().collect()),
-            parts_count: record.parts_count.and_then(|n| i32::try_from(n).ok()),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type: checksum_type(stored),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            ..HeadObjectOutput::default()
-        }))
+        Ok(S3Response::new(stored_object_output!(
+            &record,
+            stored,
+            HeadObjectOutput {
+                content_length: i64::try_from(record.size).ok(),
+                ..HeadObjectOutput::default()
+            }
+        )))
     }
 
     #[tracing::instrument(skip_all, fields(s3.bucket = %req.input.bucket, s3.key = %req.input.key))]
@@ -844,13 +918,7 @@ impl S3 for EmbeddedService {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         // Only COMPOSITE multipart checksums are kept.
         let input = req.input;
-        let algorithm =
-            match input.checksum_algorithm.as_ref() {
-                Some(name) => Some(Algorithm::parse(name.as_str()).ok_or_else(|| {
-                    invalid_request("Checksum algorithm provided is unsupported.")
-                })?),
-                None => None,
-            };
+        let algorithm = requested_algorithm(input.checksum_algorithm.as_ref())?;
         match input.checksum_type.as_ref().map(ChecksumType::as_str) {
             None | Some(ChecksumType::COMPOSITE) => {}
             Some(_) => {
@@ -882,8 +950,8 @@ impl S3 for EmbeddedService {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
-            checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.as_str().to_owned())),
-            checksum_type: algorithm.map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE)),
+            checksum_algorithm: algorithm.map(s3_algorithm),
+            checksum_type: upload_checksum_type(algorithm),
             ..CreateMultipartUploadOutput::default()
         }))
     }
@@ -907,12 +975,7 @@ impl S3 for EmbeddedService {
             .ok_or_else(|| {
                 invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
             })?;
-        if input
-            .content_length
-            .is_some_and(|len| len > 0 && len as u64 > MAX_PUT_SIZE)
-        {
-            return Err(s3_error(StoreError::EntityTooLarge));
-        }
+        check_content_length(input.content_length)?;
         let upload = self
             .store
             .upload(
@@ -922,13 +985,7 @@ impl S3 for EmbeddedService {
             )
             .await
             .map_err(s3_error)?;
-        let mut claims = claimed_checksums([
-            (Algorithm::Crc32, input.checksum_crc32.as_ref()),
-            (Algorithm::Crc32c, input.checksum_crc32c.as_ref()),
-            (Algorithm::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (Algorithm::Sha1, input.checksum_sha1.as_ref()),
-            (Algorithm::Sha256, input.checksum_sha256.as_ref()),
-        ])?;
+        let mut claims = claimed_checksums(checksum_values!(input))?;
         let trailer = trailer_algorithm(&headers)?;
         if let Some(expected) = upload.algorithm
             && let Some(other) = claims.algorithms().chain(trailer).find(|a| *a != expected)
@@ -948,16 +1005,15 @@ impl S3 for EmbeddedService {
             .chain(trailer)
             .chain(upload.algorithm)
             .collect();
-        let body = input.body.unwrap_or_else(|| {
-            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-        });
         let staged = self
-            .store
-            .stage(body, algorithms, MAX_PUT_SIZE)
-            .await
-            .map_err(s3_error)?;
-        add_trailer_claims(&mut claims, trailing_headers.as_ref())?;
-        verify_body(&staged, &claims, md5)?;
+            .receive_body(
+                input.body,
+                algorithms,
+                &mut claims,
+                trailing_headers.as_ref(),
+                md5,
+            )
+            .await?;
 
         // Keep the checksums S3 would report for this part.
         let mut kept = Checksums::default();
@@ -972,16 +1028,13 @@ impl S3 for EmbeddedService {
             .put_part(address, number, kept, staged)
             .await
             .map_err(s3_error)?;
-        let fields = ChecksumFields::from_values(part.checksums.iter());
-        Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(strong_etag(&part.md5)),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            ..UploadPartOutput::default()
-        }))
+        Ok(S3Response::new(with_checksum_fields!(
+            ChecksumFields::from_values(part.checksums.iter()),
+            UploadPartOutput {
+                e_tag: Some(strong_etag(&part.md5)),
+                ..UploadPartOutput::default()
+            }
+        )))
     }
 
     async fn list_parts(
@@ -1014,18 +1067,15 @@ impl S3 for EmbeddedService {
             .parts
             .iter()
             .map(|(number, part)| {
-                let fields = ChecksumFields::from_values(part.checksums.iter());
-                Part {
-                    part_number: i32::try_from(*number).ok(),
-                    e_tag: Some(strong_etag(&part.md5)),
-                    size: i64::try_from(part.size).ok(),
-                    last_modified: Some(timestamp(part.last_modified_us)),
-                    checksum_crc32: fields.crc32,
-                    checksum_crc32c: fields.crc32c,
-                    checksum_crc64nvme: fields.crc64nvme,
-                    checksum_sha1: fields.sha1,
-                    checksum_sha256: fields.sha256,
-                }
+                with_checksum_fields!(
+                    ChecksumFields::from_values(part.checksums.iter()),
+                    Part {
+                        part_number: i32::try_from(*number).ok(),
+                        e_tag: Some(strong_etag(&part.md5)),
+                        size: i64::try_from(part.size).ok(),
+                        last_modified: Some(timestamp(part.last_modified_us)),
+                    }
+                )
             })
             .collect();
         let algorithm = page.upload.algorithm;
@@ -1038,12 +1088,9 @@ impl S3 for EmbeddedService {
             max_parts: i32::try_from(max_parts).ok(),
             part_number_marker: input.part_number_marker,
             next_part_number_marker: next_marker.and_then(|n| i32::try_from(n).ok()),
-            checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.as_str().to_owned())),
-            checksum_type: algorithm.map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE)),
-            initiator: Some(Initiator {
-                display_name: Some("coffer".to_owned()),
-                id: Some(self.owner_id.clone()),
-            }),
+            checksum_algorithm: algorithm.map(s3_algorithm),
+            checksum_type: upload_checksum_type(algorithm),
+            initiator: Some(self.initiator()),
             owner: Some(self.owner()),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             ..ListPartsOutput::default()
@@ -1089,16 +1136,9 @@ impl S3 for EmbeddedService {
                 key: Some(listed(upload.key, url)),
                 upload_id: Some(id),
                 initiated: Some(timestamp(upload.initiated_us)),
-                checksum_algorithm: upload
-                    .algorithm
-                    .map(|a| ChecksumAlgorithm::from(a.as_str().to_owned())),
-                checksum_type: upload
-                    .algorithm
-                    .map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE)),
-                initiator: Some(Initiator {
-                    display_name: Some("coffer".to_owned()),
-                    id: Some(self.owner_id.clone()),
-                }),
+                checksum_algorithm: upload.algorithm.map(s3_algorithm),
+                checksum_type: upload_checksum_type(upload.algorithm),
+                initiator: Some(self.initiator()),
                 owner: Some(self.owner()),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             })
@@ -1143,13 +1183,7 @@ impl S3 for EmbeddedService {
                 .e_tag
                 .as_ref()
                 .ok_or_else(|| s3_error(StoreError::MalformedXml))?;
-            let checksums = claimed_checksums([
-                (Algorithm::Crc32, part.checksum_crc32.as_ref()),
-                (Algorithm::Crc32c, part.checksum_crc32c.as_ref()),
-                (Algorithm::Crc64Nvme, part.checksum_crc64nvme.as_ref()),
-                (Algorithm::Sha1, part.checksum_sha1.as_ref()),
-                (Algorithm::Sha256, part.checksum_sha256.as_ref()),
-            ])?;
+            let checksums = claimed_checksums(checksum_values!(part))?;
             requested.push(RequestedPart {
                 number,
                 etag: etag.value().trim_matches('"').to_owned(),
@@ -1157,25 +1191,18 @@ impl S3 for EmbeddedService {
             });
         }
 
-        // Complete atomically with the condition check.
-        let mut claims = CompletionClaims::default();
-        for (algorithm, value) in [
-            (Algorithm::Crc32, input.checksum_crc32.as_ref()),
-            (Algorithm::Crc32c, input.checksum_crc32c.as_ref()),
-            (Algorithm::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (Algorithm::Sha1, input.checksum_sha1.as_ref()),
-            (Algorithm::Sha256, input.checksum_sha256.as_ref()),
-        ] {
-            if let Some(value) = value {
-                claims.checksums.insert(algorithm, value.clone());
-            }
-        }
-        claims.size = match input.mpu_object_size {
-            Some(size) => Some(
+        // Complete atomically with the condition check. A whole-object
+        // checksum may end in `-N`, so it is not checked for a digest's shape.
+        let size = input
+            .mpu_object_size
+            .map(|size| {
                 u64::try_from(size)
-                    .map_err(|_| invalid_argument("x-amz-mp-object-size must be non-negative"))?,
-            ),
-            None => None,
+                    .map_err(|_| invalid_argument("x-amz-mp-object-size must be non-negative"))
+            })
+            .transpose()?;
+        let claims = CompletionClaims {
+            checksums: checksums_of(checksum_values!(input)),
+            size,
         };
         let address: UploadAddress = (input.bucket.clone(), input.key.clone(), input.upload_id);
         let record = self
@@ -1184,20 +1211,17 @@ impl S3 for EmbeddedService {
             .await
             .map_err(s3_error)?;
 
-        let fields = ChecksumFields::from_stored(record.checksum.as_ref());
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(input.bucket.clone()),
-            key: Some(input.key.clone()),
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            e_tag: Some(strong_etag(&record.etag)),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type: checksum_type(record.checksum.as_ref()),
-            ..CompleteMultipartUploadOutput::default()
-        }))
+        Ok(S3Response::new(with_checksum_fields!(
+            ChecksumFields::from_stored(record.checksum.as_ref()),
+            CompleteMultipartUploadOutput {
+                bucket: Some(input.bucket.clone()),
+                key: Some(input.key.clone()),
+                location: Some(format!("/{}/{}", input.bucket, input.key)),
+                e_tag: Some(strong_etag(&record.etag)),
+                checksum_type: checksum_type(record.checksum.as_ref()),
+                ..CompleteMultipartUploadOutput::default()
+            }
+        )))
     }
 
     #[tracing::instrument(skip_all, fields(s3.bucket = %req.input.bucket, s3.key = %req.input.key))]

@@ -144,6 +144,19 @@ async fn boot(
     }
 }
 
+/// A running portal the sign-in helpers can talk to: the in-process
+/// [`TestApp`], or the real binary run as a child process.
+pub trait Portal {
+    /// A URL on the portal.
+    fn at(&self, path: &str) -> String;
+}
+
+impl Portal for TestApp {
+    fn at(&self, path: &str) -> String {
+        TestApp::at(self, path)
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Tests that do not stop the server let the runtime end it; the
@@ -182,7 +195,7 @@ pub fn location(response: &Response) -> Url {
 
 /// Starts a sign-in at `/login` and answers the provider URL Coffer sends
 /// the browser to.
-pub async fn begin_sign_in(app: &TestApp, client: &Client, next: &str) -> Url {
+pub async fn begin_sign_in(app: &impl Portal, client: &Client, next: &str) -> Url {
     let response = client
         .get(app.at(&format!("/login?next={next}")))
         .send()
@@ -260,7 +273,7 @@ pub async fn follow_callback(client: &Client, callback: Url) -> Response {
 }
 
 /// Signs `username` in through the whole flow and checks it worked.
-pub async fn sign_in(app: &TestApp, client: &Client, username: &str) {
+pub async fn sign_in(app: &impl Portal, client: &Client, username: &str) {
     let authorize = begin_sign_in(app, client, "/").await;
     let answer = submit_credentials(client, &authorize, username, DEMO_PASSWORD).await;
     assert!(
@@ -294,7 +307,7 @@ pub fn session_cookie(response: &Response) -> Option<String> {
 }
 
 /// Calls `/api/v1/me` with a hand-made cookie header.
-pub async fn me_with_cookie(app: &TestApp, cookie: &str) -> StatusCode {
+pub async fn me_with_cookie(app: &impl Portal, cookie: &str) -> StatusCode {
     bare_client()
         .get(app.at("/api/v1/me"))
         .header(COOKIE, cookie)
@@ -305,7 +318,7 @@ pub async fn me_with_cookie(app: &TestApp, cookie: &str) -> StatusCode {
 }
 
 /// The signed-in user's `/api/v1/me` answer.
-pub async fn me(app: &TestApp, client: &Client) -> (StatusCode, serde_json::Value) {
+pub async fn me(app: &impl Portal, client: &Client) -> (StatusCode, serde_json::Value) {
     let response = client
         .get(app.at("/api/v1/me"))
         .send()

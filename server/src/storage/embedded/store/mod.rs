@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 
 use self::blobs::{BlobDirs, Pins, sync_dir};
 pub(crate) use self::blobs::{ObjectReader, PinGuard, StagedBlob};
@@ -239,11 +239,7 @@ impl Store {
     }
 
     fn live_blobs(&self) -> Result<HashSet<String>, StoreError> {
-        let txn = self
-            .inner
-            .db
-            .begin_read()
-            .map_err(db_err("failed to begin an index read"))?;
+        let txn = self.read_txn()?;
         let mut live = HashSet::new();
         let objects = txn
             .open_table(OBJECTS)
@@ -278,6 +274,42 @@ impl Store {
             .context("index task failed")?
     }
 
+    fn read_txn(&self) -> Result<ReadTransaction, StoreError> {
+        self.inner
+            .db
+            .begin_read()
+            .map_err(db_err("failed to begin an index read"))
+    }
+
+    fn write_txn(&self) -> Result<WriteTransaction, StoreError> {
+        self.inner
+            .db
+            .begin_write()
+            .map_err(db_err("failed to begin an index write"))
+    }
+
+    /// A read of what `bucket` holds; `NoSuchBucket` unless it exists.
+    fn read_in_bucket(&self, bucket: &str) -> Result<ReadTransaction, StoreError> {
+        let txn = self.read_txn()?;
+        bucket_in(
+            &txn.open_table(BUCKETS)
+                .map_err(db_err("failed to open buckets"))?,
+            bucket,
+        )?;
+        Ok(txn)
+    }
+
+    /// A write to what `bucket` holds; `NoSuchBucket` unless it exists.
+    fn write_in_bucket(&self, bucket: &str) -> Result<WriteTransaction, StoreError> {
+        let txn = self.write_txn()?;
+        bucket_in(
+            &txn.open_table(BUCKETS)
+                .map_err(db_err("failed to open buckets"))?,
+            bucket,
+        )?;
+        Ok(txn)
+    }
+
     /// Streams a body into a staged blob (see [`StagedBlob`]).
     pub(crate) async fn stage<S, E>(
         &self,
@@ -297,11 +329,7 @@ impl Store {
     /// Creates a bucket; `BucketAlreadyOwned` if it exists.
     pub(crate) async fn create_bucket(&self, name: String) -> Result<(), StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_txn()?;
             {
                 let mut buckets = txn
                     .open_table(BUCKETS)
@@ -336,11 +364,7 @@ impl Store {
     /// `NoSuchBucket` unless the bucket exists.
     pub(crate) async fn head_bucket(&self, name: String) -> Result<BucketRecord, StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_read()
-                .map_err(db_err("failed to begin an index read"))?;
+            let txn = store.read_txn()?;
             bucket_in(
                 &txn.open_table(BUCKETS)
                     .map_err(db_err("failed to open buckets"))?,
@@ -353,11 +377,7 @@ impl Store {
     /// Every bucket, by name.
     pub(crate) async fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>, StoreError> {
         self.blocking(|store| {
-            let txn = store
-                .inner
-                .db
-                .begin_read()
-                .map_err(db_err("failed to begin an index read"))?;
+            let txn = store.read_txn()?;
             let buckets = txn
                 .open_table(BUCKETS)
                 .map_err(db_err("failed to open buckets"))?;
@@ -374,11 +394,7 @@ impl Store {
     /// Deletes an empty bucket with no open uploads.
     pub(crate) async fn delete_bucket(&self, name: String) -> Result<(), StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_txn()?;
             {
                 let mut buckets = txn
                     .open_table(BUCKETS)
@@ -429,23 +445,11 @@ impl Store {
     }
 
     fn read_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError> {
-        let txn = self
-            .inner
-            .db
-            .begin_read()
-            .map_err(db_err("failed to begin an index read"))?;
-        bucket_in(
-            &txn.open_table(BUCKETS)
-                .map_err(db_err("failed to open buckets"))?,
-            bucket,
-        )?;
+        let txn = self.read_in_bucket(bucket)?;
         let objects = txn
             .open_table(OBJECTS)
             .map_err(db_err("failed to open objects"))?;
-        let found = objects
-            .get((bucket, key))
-            .map_err(db_err("failed to read an object"))?;
-        found.map(|value| decode(value.value())).transpose()
+        object_in(&objects, bucket, key)
     }
 
     /// The object's record with its blobs pinned for reading.
@@ -492,25 +496,12 @@ impl Store {
     ) -> Result<ObjectRecord, StoreError> {
         self.blocking(move |store| {
             // Check and write under one transaction.
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_in_bucket(&bucket)?;
             let replaced = {
-                bucket_in(
-                    &txn.open_table(BUCKETS)
-                        .map_err(db_err("failed to open buckets"))?,
-                    &bucket,
-                )?;
                 let mut objects = txn
                     .open_table(OBJECTS)
                     .map_err(db_err("failed to open objects"))?;
-                let current: Option<ObjectRecord> = objects
-                    .get((bucket.as_str(), key.as_str()))
-                    .map_err(db_err("failed to read an object"))?
-                    .map(|value| decode(value.value()))
-                    .transpose()?;
+                let current = object_in(&objects, &bucket, &key)?;
                 condition.check(current.as_ref())?;
                 record.segments = vec![Segment {
                     blob: staged.id.clone(),
@@ -542,17 +533,8 @@ impl Store {
         key: String,
     ) -> Result<(), StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_in_bucket(&bucket)?;
             let removed: Option<ObjectRecord> = {
-                bucket_in(
-                    &txn.open_table(BUCKETS)
-                        .map_err(db_err("failed to open buckets"))?,
-                    &bucket,
-                )?;
                 let mut objects = txn
                     .open_table(OBJECTS)
                     .map_err(db_err("failed to open objects"))?;
@@ -578,16 +560,7 @@ impl Store {
         request: PageRequest,
     ) -> Result<Page<ObjectSummary>, StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_read()
-                .map_err(db_err("failed to begin an index read"))?;
-            bucket_in(
-                &txn.open_table(BUCKETS)
-                    .map_err(db_err("failed to open buckets"))?,
-                &bucket,
-            )?;
+            let txn = store.read_in_bucket(&bucket)?;
             let objects = txn
                 .open_table(OBJECTS)
                 .map_err(db_err("failed to open objects"))?;
@@ -639,6 +612,18 @@ fn bucket_in(
         Some(value) => decode(value.value()),
         None => Err(StoreError::NoSuchBucket),
     }
+}
+
+/// The object stored under `bucket`/`key`, if any.
+fn object_in(
+    objects: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<ObjectRecord>, StoreError> {
+    let found = objects
+        .get((bucket, key))
+        .map_err(db_err("failed to read an object"))?;
+    found.map(|value| decode(value.value())).transpose()
 }
 
 /// Where the store lives inside the data folder.

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use redb::ReadableTable;
+use redb::{ReadTransaction, ReadableTable, Table};
 
 use super::records::{ObjectRecord, PartRecord, Segment, StoredChecksum, UploadRecord, now_us};
 use super::{
-    BUCKETS, OBJECTS, PARTS, StagedBlob, Store, StoreError, UPLOADS, WriteCondition, bucket_in,
-    db_err, decode, encode,
+    OBJECTS, PARTS, StagedBlob, Store, StoreError, UPLOADS, WriteCondition, db_err, decode, encode,
+    object_in,
 };
 use crate::storage::embedded::checksum::{self, Checksums};
 
@@ -245,6 +245,32 @@ fn parts_of(
     Ok(all)
 }
 
+/// Removes an upload and the parts numbered `numbers`, closing it.
+fn close_upload(
+    uploads: &mut Table<&'static str, &'static [u8]>,
+    parts: &mut Table<(&'static str, u32), &'static [u8]>,
+    upload_id: &str,
+    numbers: impl IntoIterator<Item = u32>,
+) -> Result<(), StoreError> {
+    uploads
+        .remove(upload_id)
+        .map_err(db_err("failed to remove an upload"))?;
+    for number in numbers {
+        parts
+            .remove((upload_id, number))
+            .map_err(db_err("failed to remove a part"))?;
+    }
+    Ok(())
+}
+
+/// The first `max` of `items`, and whether any were left over.
+fn first_page<T>(items: impl IntoIterator<Item = T>, max: usize) -> (Vec<T>, bool) {
+    let mut page: Vec<T> = items.into_iter().take(max.saturating_add(1)).collect();
+    let truncated = page.len() > max;
+    page.truncate(max);
+    (page, truncated)
+}
+
 impl Store {
     /// Opens a new upload and returns its id.
     pub(crate) async fn create_upload(&self, upload: UploadRecord) -> Result<String, StoreError> {
@@ -254,17 +280,8 @@ impl Store {
                 uuid::Uuid::new_v4().simple(),
                 uuid::Uuid::new_v4().simple()
             );
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_in_bucket(&upload.bucket)?;
             {
-                bucket_in(
-                    &txn.open_table(BUCKETS)
-                        .map_err(db_err("failed to open buckets"))?,
-                    &upload.bucket,
-                )?;
                 let mut uploads = txn
                     .open_table(UPLOADS)
                     .map_err(db_err("failed to open uploads"))?;
@@ -287,22 +304,25 @@ impl Store {
         upload_id: String,
     ) -> Result<UploadRecord, StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_read()
-                .map_err(db_err("failed to begin an index read"))?;
-            bucket_in(
-                &txn.open_table(BUCKETS)
-                    .map_err(db_err("failed to open buckets"))?,
-                &bucket,
-            )?;
-            let uploads = txn
-                .open_table(UPLOADS)
-                .map_err(db_err("failed to open uploads"))?;
-            upload_in(&uploads, &bucket, &key, &upload_id)
+            let (_, upload) = store.read_upload(&bucket, &key, &upload_id)?;
+            Ok(upload)
         })
         .await
+    }
+
+    /// A read that found the upload open under `bucket`/`key`.
+    fn read_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(ReadTransaction, UploadRecord), StoreError> {
+        let txn = self.read_in_bucket(bucket)?;
+        let uploads = txn
+            .open_table(UPLOADS)
+            .map_err(db_err("failed to open uploads"))?;
+        let upload = upload_in(&uploads, bucket, key, upload_id)?;
+        Ok((txn, upload))
     }
 
     /// Records a staged blob as part `number`, replacing an earlier upload of
@@ -323,11 +343,7 @@ impl Store {
                 blob: staged.id.clone(),
                 last_modified_us: now_us(),
             };
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_txn()?;
             let replaced: Option<PartRecord> = {
                 let uploads = txn
                     .open_table(UPLOADS)
@@ -360,30 +376,14 @@ impl Store {
         max_parts: usize,
     ) -> Result<PartsPage, StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_read()
-                .map_err(db_err("failed to begin an index read"))?;
-            bucket_in(
-                &txn.open_table(BUCKETS)
-                    .map_err(db_err("failed to open buckets"))?,
-                &bucket,
-            )?;
-            let uploads = txn
-                .open_table(UPLOADS)
-                .map_err(db_err("failed to open uploads"))?;
-            let upload = upload_in(&uploads, &bucket, &key, &upload_id)?;
+            let (txn, upload) = store.read_upload(&bucket, &key, &upload_id)?;
             let parts = txn
                 .open_table(PARTS)
                 .map_err(db_err("failed to open parts"))?;
-            let mut page: Vec<(u32, PartRecord)> = parts_of(&parts, &upload_id)?
+            let after_marker = parts_of(&parts, &upload_id)?
                 .into_iter()
-                .filter(|(number, _)| *number > marker)
-                .take(max_parts.saturating_add(1))
-                .collect();
-            let truncated = page.len() > max_parts;
-            page.truncate(max_parts);
+                .filter(|(number, _)| *number > marker);
+            let (page, truncated) = first_page(after_marker, max_parts);
             Ok(PartsPage {
                 upload,
                 parts: page,
@@ -403,16 +403,7 @@ impl Store {
         max_uploads: usize,
     ) -> Result<UploadsPage, StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_read()
-                .map_err(db_err("failed to begin an index read"))?;
-            bucket_in(
-                &txn.open_table(BUCKETS)
-                    .map_err(db_err("failed to open buckets"))?,
-                &bucket,
-            )?;
+            let txn = store.read_in_bucket(&bucket)?;
             let uploads = txn
                 .open_table(UPLOADS)
                 .map_err(db_err("failed to open uploads"))?;
@@ -431,20 +422,15 @@ impl Store {
                     b_id.as_str(),
                 ))
             });
-            let mut page: Vec<(String, UploadRecord)> = all
-                .into_iter()
-                .filter(|(id, upload)| match &after {
-                    None => true,
-                    Some((key, None)) => upload.key.as_str() > key.as_str(),
-                    Some((key, Some(after_id))) => {
-                        upload.key.as_str() > key.as_str()
-                            || (upload.key == *key && id.as_str() > after_id.as_str())
-                    }
-                })
-                .take(max_uploads.saturating_add(1))
-                .collect();
-            let truncated = page.len() > max_uploads;
-            page.truncate(max_uploads);
+            let after_markers = all.into_iter().filter(|(id, upload)| match &after {
+                None => true,
+                Some((key, None)) => upload.key.as_str() > key.as_str(),
+                Some((key, Some(after_id))) => {
+                    upload.key.as_str() > key.as_str()
+                        || (upload.key == *key && id.as_str() > after_id.as_str())
+                }
+            });
+            let (page, truncated) = first_page(after_markers, max_uploads);
             Ok(UploadsPage {
                 uploads: page,
                 truncated,
@@ -459,28 +445,17 @@ impl Store {
         (bucket, key, upload_id): (String, String, String),
     ) -> Result<(), StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_txn()?;
             let dropped = {
                 let mut uploads = txn
                     .open_table(UPLOADS)
                     .map_err(db_err("failed to open uploads"))?;
                 upload_in(&uploads, &bucket, &key, &upload_id)?;
-                uploads
-                    .remove(upload_id.as_str())
-                    .map_err(db_err("failed to remove an upload"))?;
                 let mut parts = txn
                     .open_table(PARTS)
                     .map_err(db_err("failed to open parts"))?;
                 let stored = parts_of(&parts, &upload_id)?;
-                for number in stored.keys() {
-                    parts
-                        .remove((upload_id.as_str(), *number))
-                        .map_err(db_err("failed to remove a part"))?;
-                }
+                close_upload(&mut uploads, &mut parts, &upload_id, stored.keys().copied())?;
                 stored
                     .into_values()
                     .map(|part| part.blob)
@@ -503,11 +478,7 @@ impl Store {
         condition: WriteCondition,
     ) -> Result<ObjectRecord, StoreError> {
         self.blocking(move |store| {
-            let txn = store
-                .inner
-                .db
-                .begin_write()
-                .map_err(db_err("failed to begin an index write"))?;
+            let txn = store.write_txn()?;
             let (record, garbage) = {
                 // Validate the parts list against what was uploaded.
                 let mut uploads = txn
@@ -524,11 +495,7 @@ impl Store {
                 let mut objects = txn
                     .open_table(OBJECTS)
                     .map_err(db_err("failed to open objects"))?;
-                let current: Option<ObjectRecord> = objects
-                    .get((bucket.as_str(), key.as_str()))
-                    .map_err(db_err("failed to read an object"))?
-                    .map(|value| decode(value.value()))
-                    .transpose()?;
+                let current = object_in(&objects, &bucket, &key)?;
                 condition.check(current.as_ref())?;
 
                 // Swap the object in and close the upload.
@@ -545,14 +512,7 @@ impl Store {
                 objects
                     .insert((bucket.as_str(), key.as_str()), bytes.as_slice())
                     .map_err(db_err("failed to insert an object"))?;
-                uploads
-                    .remove(upload_id.as_str())
-                    .map_err(db_err("failed to remove an upload"))?;
-                for number in stored.keys() {
-                    parts
-                        .remove((upload_id.as_str(), *number))
-                        .map_err(db_err("failed to remove a part"))?;
-                }
+                close_upload(&mut uploads, &mut parts, &upload_id, stored.keys().copied())?;
                 let mut garbage = assembly.unused_blobs;
                 if let Some(old) = current {
                     garbage.extend(old.segments.into_iter().map(|s| s.blob));
