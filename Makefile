@@ -73,7 +73,7 @@ run: build
 
 test: test-rust test-e2e
 
-test-rust: moto
+test-rust: moto npm
 	cargo test --workspace
 
 test-e2e: site-test chromium npm

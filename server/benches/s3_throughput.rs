@@ -6,6 +6,8 @@
 //! writes and reads a file of the same size with fsync. Run with
 //! `make bench`; it prints one line per figure.
 
+#![expect(clippy::print_stdout, reason = "a benchmark reports its figures on standard output")]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -66,15 +68,25 @@ async fn main() -> anyhow::Result<()> {
         &format!("count={}", size_mib / PART_MIB),
         "conv=fsync",
     ])?;
-    let dd_read = dd(&[&format!("if={}", dd_file.display()), "of=/dev/null", "bs=8M"])?;
+    let dd_read = dd(&[
+        &format!("if={}", dd_file.display()),
+        "of=/dev/null",
+        "bs=8M",
+    ])?;
 
     println!("object size                    {size_mib} MiB");
-    println!("embedded PUT (single stream)   {put:8.1} MiB/s   {:.2}x dd write", put / dd_write);
+    println!(
+        "embedded PUT (single stream)   {put:8.1} MiB/s   {:.2}x dd write",
+        put / dd_write
+    );
     println!(
         "embedded PUT (multipart {PART_MIB} MiB x {PARTS_IN_FLIGHT})  {multipart:8.1} MiB/s   {:.2}x dd write",
         multipart / dd_write
     );
-    println!("embedded GET (single stream)   {get:8.1} MiB/s   {:.2}x dd read", get / dd_read);
+    println!(
+        "embedded GET (single stream)   {get:8.1} MiB/s   {:.2}x dd read",
+        get / dd_read
+    );
     println!("dd write (bs=8M, fsync)        {dd_write:8.1} MiB/s");
     println!("dd read  (bs=8M, page cache)   {dd_read:8.1} MiB/s");
     Ok(())
@@ -104,14 +116,23 @@ fn client(endpoint: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("bench", "bench-secret-key", None, None, "bench"))
+        .credentials_provider(Credentials::new(
+            "bench",
+            "bench-secret-key",
+            None,
+            None,
+            "bench",
+        ))
         .force_path_style(true)
         .build();
     Client::from_conf(config)
 }
 
 /// MiB per second of a future that moves `size_mib`.
-async fn timed(size_mib: u64, work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<f64> {
+async fn timed(
+    size_mib: u64,
+    work: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     work.await?;
     Ok(size_mib as f64 / started.elapsed().as_secs_f64())
@@ -119,12 +140,23 @@ async fn timed(size_mib: u64, work: impl Future<Output = anyhow::Result<()>>) ->
 
 async fn put_single(client: &Client, source: &Path) -> anyhow::Result<()> {
     let body = ByteStream::from_path(source).await?;
-    client.put_object().bucket(BUCKET).key("single").body(body).send().await?;
+    client
+        .put_object()
+        .bucket(BUCKET)
+        .key("single")
+        .body(body)
+        .send()
+        .await?;
     Ok(())
 }
 
 async fn put_multipart(client: &Client, size_mib: u64) -> anyhow::Result<()> {
-    let upload = client.create_multipart_upload().bucket(BUCKET).key("multipart").send().await?;
+    let upload = client
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("multipart")
+        .send()
+        .await?;
     let upload_id = upload.upload_id().context("no upload id")?.to_owned();
 
     // Parts are generated, never read whole from disk, and sent in parallel.
@@ -160,14 +192,23 @@ async fn put_multipart(client: &Client, size_mib: u64) -> anyhow::Result<()> {
         .bucket(BUCKET)
         .key("multipart")
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
         .send()
         .await?;
     Ok(())
 }
 
 async fn get_streamed(client: &Client, size_mib: u64) -> anyhow::Result<()> {
-    let object = client.get_object().bucket(BUCKET).key("single").send().await?;
+    let object = client
+        .get_object()
+        .bucket(BUCKET)
+        .key("single")
+        .send()
+        .await?;
     let mut body = object.body;
     let mut received: u64 = 0;
     while let Some(chunk) = body.try_next().await? {
@@ -182,7 +223,10 @@ async fn get_streamed(client: &Client, size_mib: u64) -> anyhow::Result<()> {
 /// Runs dd and returns its rate in MiB/s, measured here from its run time.
 fn dd(args: &[&str]) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let output = Command::new("dd").args(args).output().context("dd is not installed")?;
+    let output = Command::new("dd")
+        .args(args)
+        .output()
+        .context("dd is not installed")?;
     if !output.status.success() {
         bail!("dd failed: {}", String::from_utf8_lossy(&output.stderr));
     }

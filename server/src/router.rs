@@ -1,5 +1,5 @@
 //! The portal's routes and the layers around them, outermost first:
-//! panic catching, request ids, tracing, security headers; then, for the
+//! request ids, tracing, security headers, panic catching; then, for the
 //! portal itself, sessions, the signed-in user, the page context, CSRF and
 //! page access.
 
@@ -8,8 +8,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::header;
 use axum::http::{Response, StatusCode};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -48,7 +49,11 @@ pub fn build(state: AppState, dev_idp: Option<&DevIdp>) -> Router {
         router = router.nest("/dev-idp", provider.router());
     }
 
+    // Listed innermost first: a panic becomes a 500 inside the request's
+    // span, and that 500 still carries the request id and the headers.
     router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(map_response(describe_bare_errors))
         .layer(from_fn_with_state(state, security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER.clone()))
@@ -56,7 +61,6 @@ pub fn build(state: AppState, dev_idp: Option<&DevIdp>) -> Router {
             REQUEST_ID_HEADER.clone(),
             MakeRandomRequestId,
         ))
-        .layer(CatchPanicLayer::custom(panic_response))
 }
 
 /// Pages, sign-in and the API: everything that knows who is asking.
@@ -93,6 +97,28 @@ fn portal(state: &AppState) -> Router<AppState> {
         .layer(from_fn_with_state(state.clone(), pages::page_context))
         .layer(from_fn_with_state(state.clone(), auth::session_layer))
         .layer(sessions)
+}
+
+/// Gives error answers produced without a body (a wrong method, a missing
+/// bundle file) a JSON body and a content type, like every other answer.
+async fn describe_bare_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let bare = !response.headers().contains_key(header::CONTENT_TYPE);
+    if !bare || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+
+    // Keep headers such as `Allow` on a 405.
+    let (mut parts, _) = response.into_parts();
+    let code = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace(' ', "_");
+    let described = json_error(status, &code, status.canonical_reason().unwrap_or("error"));
+    let (described_parts, body) = described.into_parts();
+    parts.headers.extend(described_parts.headers);
+    axum::response::Response::from_parts(parts, body)
 }
 
 /// Runs a Leptos server function with the request's verified context.

@@ -6,5 +6,6 @@ mod auth;
 mod dev_idp;
 mod oidc_mock;
 mod portal;
+mod process;
 mod s3;
 mod support;

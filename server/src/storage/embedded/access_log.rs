@@ -286,6 +286,50 @@ pub(crate) fn operation_name(
     format!("REST.{method_name}.{resource}")
 }
 
+/// Splits an access log line into its fields as a log reader does: a
+/// bracketed time or a quoted string is one field, escapes included. Lines
+/// written by AWS split the same way.
+pub fn split_log_line(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&first) = chars.peek() {
+        // Fields are separated by spaces.
+        if first == ' ' {
+            chars.next();
+            continue;
+        }
+
+        // A bracketed or quoted field runs to its closer, skipping escaped
+        // characters; any other field runs to the next space.
+        let mut field = String::new();
+        let closer = match first {
+            '"' => Some('"'),
+            '[' => Some(']'),
+            _ => None,
+        };
+        if let Some(closer) = closer {
+            field.push(first);
+            chars.next();
+            while let Some(c) = chars.next() {
+                field.push(c);
+                if c == '\\' {
+                    if let Some(escaped) = chars.next() {
+                        field.push(escaped);
+                    }
+                } else if c == closer {
+                    break;
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ' ') {
+                field.push(c);
+            }
+        }
+        fields.push(field);
+    }
+    fields
+}
+
 /// A fresh 16-character upper-case hex id, the shape of AWS request ids and
 /// of the suffix of log object names.
 pub(crate) fn new_hex_id() -> String {
@@ -437,51 +481,9 @@ mod tests {
         }
     }
 
-    /// Splits a line as a log parser would: brackets and quotes group.
-    fn split_fields(line: &str) -> Vec<String> {
-        let mut fields = Vec::new();
-        let mut chars = line.chars().peekable();
-        while let Some(&c) = chars.peek() {
-            if c == ' ' {
-                chars.next();
-                continue;
-            }
-            let mut field = String::new();
-            let closer = match c {
-                '"' => Some('"'),
-                '[' => Some(']'),
-                _ => None,
-            };
-            if let Some(closer) = closer {
-                field.push(c);
-                chars.next();
-                while let Some(c) = chars.next() {
-                    field.push(c);
-                    if c == '\\' {
-                        if let Some(escaped) = chars.next() {
-                            field.push(escaped);
-                        }
-                    } else if c == closer {
-                        break;
-                    }
-                }
-            } else {
-                while let Some(&c) = chars.peek() {
-                    if c == ' ' {
-                        break;
-                    }
-                    field.push(c);
-                    chars.next();
-                }
-            }
-            fields.push(field);
-        }
-        fields
-    }
-
     #[test]
     fn a_line_has_twenty_seven_fields_in_aws_order() {
-        let fields = split_fields(&sample().to_line());
+        let fields = split_log_line(&sample().to_line());
         assert_eq!(fields.len(), 27);
         assert_eq!(fields[2], "[01/Jan/1970:00:00:00 +0000]");
         assert_eq!(fields[6], "REST.PUT.OBJECT");
@@ -565,7 +567,7 @@ mod tests {
         let mut record = sample();
         record.requester = None;
         record.auth_type = AuthType::Anonymous;
-        let fields = split_fields(&record.to_line());
+        let fields = split_log_line(&record.to_line());
         assert_eq!(fields[4], "-");
         assert_eq!(fields[15], "\"-\"");
         assert_eq!(fields[19], "-");

@@ -31,6 +31,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use self::access_log::split_log_line;
 pub use self::credentials::{credentials_path, load_or_create_credentials};
 
 use self::access_log::AccessLog;

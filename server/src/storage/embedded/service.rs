@@ -75,7 +75,7 @@ impl EmbeddedService {
         trailers: Option<&TrailingHeaders>,
         md5: Option<[u8; 16]>,
     ) -> S3Result<StagedBlob> {
-        // A request without a body stores an empty object.
+        // A request without a body sends zero bytes.
         let body = body.unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });
@@ -318,8 +318,7 @@ fn checksum_requested(mode: Option<&ChecksumMode>) -> bool {
     mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
 }
 
-/// The algorithm named by `x-amz-checksum-algorithm` (or
-/// `x-amz-sdk-checksum-algorithm`), if any.
+/// The checksum algorithm a request names, if any.
 fn requested_algorithm(name: Option<&ChecksumAlgorithm>) -> S3Result<Option<Algorithm>> {
     name.map(|name| {
         Algorithm::parse(name.as_str())
@@ -455,14 +454,27 @@ macro_rules! with_checksum_fields {
     }};
 }
 
+/// An s3s answer reporting an object's stored checksum, value and type.
+macro_rules! with_stored_checksum {
+    ($stored:expr, $output:ident { $($rest:tt)* }) => {{
+        let stored: Option<&StoredChecksum> = $stored;
+        with_checksum_fields!(
+            ChecksumFields::from_stored(stored),
+            $output {
+                checksum_type: checksum_type(stored),
+                $($rest)*
+            }
+        )
+    }};
+}
+
 /// A GetObject or HeadObject answer. Both describe the stored object with
 /// the same headers; the literal gives the fields where they differ.
 macro_rules! stored_object_output {
     ($record:expr, $stored:expr, $output:ident { $($rest:tt)* }) => {{
         let record: &ObjectRecord = $record;
-        let stored: Option<&StoredChecksum> = $stored;
-        with_checksum_fields!(
-            ChecksumFields::from_stored(stored),
+        with_stored_checksum!(
+            $stored,
             $output {
                 accept_ranges: Some("bytes".to_owned()),
                 content_type: Some(
@@ -480,7 +492,6 @@ macro_rules! stored_object_output {
                 last_modified: Some(timestamp(record.last_modified_us)),
                 metadata: Some(record.meta.user.clone().into_iter().collect()),
                 parts_count: record.parts_count.and_then(|n| i32::try_from(n).ok()),
-                checksum_type: checksum_type(stored),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                 $($rest)*
             }
@@ -547,9 +558,7 @@ fn page_entries(
                 storage_class: Some(ObjectStorageClass::from_static(
                     ObjectStorageClass::STANDARD,
                 )),
-                checksum_algorithm: summary
-                    .checksum_algorithm
-                    .map(|a| vec![s3_algorithm(a)]),
+                checksum_algorithm: summary.checksum_algorithm.map(|a| vec![s3_algorithm(a)]),
                 owner: owner.cloned(),
                 ..Object::default()
             }),
@@ -707,11 +716,10 @@ impl S3 for EmbeddedService {
             .put_object(input.bucket, input.key, record, staged, condition)
             .await
             .map_err(s3_error)?;
-        Ok(S3Response::new(with_checksum_fields!(
-            ChecksumFields::from_stored(record.checksum.as_ref()),
+        Ok(S3Response::new(with_stored_checksum!(
+            record.checksum.as_ref(),
             PutObjectOutput {
                 e_tag: Some(strong_etag(&record.etag)),
-                checksum_type: checksum_type(record.checksum.as_ref()),
                 ..PutObjectOutput::default()
             }
         )))
@@ -1211,14 +1219,13 @@ impl S3 for EmbeddedService {
             .await
             .map_err(s3_error)?;
 
-        Ok(S3Response::new(with_checksum_fields!(
-            ChecksumFields::from_stored(record.checksum.as_ref()),
+        Ok(S3Response::new(with_stored_checksum!(
+            record.checksum.as_ref(),
             CompleteMultipartUploadOutput {
                 bucket: Some(input.bucket.clone()),
                 key: Some(input.key.clone()),
                 location: Some(format!("/{}/{}", input.bucket, input.key)),
                 e_tag: Some(strong_etag(&record.etag)),
-                checksum_type: checksum_type(record.checksum.as_ref()),
                 ..CompleteMultipartUploadOutput::default()
             }
         )))

@@ -156,7 +156,12 @@ async fn a_tampered_state_is_refused_and_audited() {
     assert_eq!(landed.query(), Some("reason=state"));
     let page = browser().get(landed).send().await.expect("failure page");
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.expect("body").contains("did not match a sign-in started"));
+    assert!(
+        page.text()
+            .await
+            .expect("body")
+            .contains("did not match a sign-in started")
+    );
 
     let records = app.audit_records().await;
     let failure = records

@@ -78,7 +78,9 @@ impl MockProvider {
             .await
             .expect("the mock provider is ready in time")
             .expect("read the mock provider's output");
-        let Some(issuer) = ready.as_deref().and_then(|l| l.strip_prefix("oidc-mock ready "))
+        let Some(issuer) = ready
+            .as_deref()
+            .and_then(|l| l.strip_prefix("oidc-mock ready "))
         else {
             let mut why = String::new();
             let _ = stderr.read_to_string(&mut why).await;
@@ -140,11 +142,7 @@ async fn sign_in_through(mock: &MockProvider, app: &TestApp, client: &Client) ->
     );
 
     // The provider answers at once with a code for the callback.
-    let answer = client
-        .get(authorize)
-        .send()
-        .await
-        .expect("GET authorize");
+    let answer = client.get(authorize).send().await.expect("GET authorize");
     assert!(answer.status().is_redirection(), "{}", answer.status());
     let callback = location(&answer);
     assert_eq!(callback.path(), "/auth/callback");
@@ -164,7 +162,10 @@ fn reason(landed: &Url) -> Option<String> {
 }
 
 fn records_of(records: &[AuditRecord], action: Action) -> Vec<&AuditRecord> {
-    records.iter().filter(|r| r.event.action == action).collect()
+    records
+        .iter()
+        .filter(|r| r.event.action == action)
+        .collect()
 }
 
 /// Signs in while the provider issues ID tokens in `mode`, and checks the
@@ -181,7 +182,11 @@ async fn assert_id_token_refused(mode: &str, why: &str) {
     assert_eq!(reason(&landed).as_deref(), Some("token"), "{mode}");
 
     // Nobody is signed in.
-    assert_eq!(me(&app, &client).await.0, StatusCode::UNAUTHORIZED, "{mode}");
+    assert_eq!(
+        me(&app, &client).await.0,
+        StatusCode::UNAUTHORIZED,
+        "{mode}"
+    );
 
     // The refusal is on record, for the expected reason, and no sign-in is.
     let records = app.audit_records().await;
@@ -216,7 +221,10 @@ async fn a_user_signs_in_through_a_third_party_provider_with_the_groups_claim() 
     assert_eq!(sign_ins[0].event.actor, "grace");
     assert_eq!(sign_ins[0].event.outcome, Outcome::Success);
     let detail = sign_ins[0].event.detail.as_deref().unwrap_or_default();
-    assert!(detail.contains(&format!("johndoe at {}", mock.issuer)), "{detail}");
+    assert!(
+        detail.contains(&format!("johndoe at {}", mock.issuer)),
+        "{detail}"
+    );
     assert!(records_of(&records, Action::SignInFailed).is_empty());
 }
 
@@ -244,17 +252,16 @@ async fn a_code_redeemed_with_a_verifier_that_does_not_match_its_challenge_signs
     let query: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
     assert!(query.contains(&("code_challenge_method".into(), "S256".into())));
     let swapped = query.into_iter().map(|(name, value)| match name.as_str() {
-        "code_challenge" => (name, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        "code_challenge" => (
+            name,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        ),
         _ => (name, value),
     });
     authorize.query_pairs_mut().clear().extend_pairs(swapped);
 
     // The provider refuses to redeem the code for Coffer's true verifier.
-    let answer = client
-        .get(authorize)
-        .send()
-        .await
-        .expect("GET authorize");
+    let answer = client.get(authorize).send().await.expect("GET authorize");
     let done = follow_callback(&client, location(&answer)).await;
     let landed = location(&done);
     assert_eq!(landed.path(), "/auth/failed");
@@ -336,13 +343,21 @@ async fn a_discovery_document_naming_another_issuer_makes_the_provider_unavailab
     assert_eq!(keys.status(), StatusCode::OK);
 
     // Sign-in stops at Coffer's failure page, before the provider.
-    let login = client.get(app.at("/login")).send().await.expect("GET /login");
+    let login = client
+        .get(app.at("/login"))
+        .send()
+        .await
+        .expect("GET /login");
     let landed = location(&login);
     assert_eq!(landed.path(), "/auth/failed");
     assert_eq!(reason(&landed).as_deref(), Some("unavailable"));
 
     // Readiness says the identity provider is unreachable.
-    let ready = client.get(app.at("/readyz")).send().await.expect("GET /readyz");
+    let ready = client
+        .get(app.at("/readyz"))
+        .send()
+        .await
+        .expect("GET /readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = ready.json().await.expect("readyz JSON");
     assert_eq!(body["checks"]["identity"], "unreachable");
@@ -351,7 +366,11 @@ async fn a_discovery_document_naming_another_issuer_makes_the_provider_unavailab
     // Once discovery names the configured issuer, the same portal is ready
     // and sends the browser on to the provider.
     mock.set_mode("normal").await;
-    let ready = client.get(app.at("/readyz")).send().await.expect("GET /readyz");
+    let ready = client
+        .get(app.at("/readyz"))
+        .send()
+        .await
+        .expect("GET /readyz");
     assert_eq!(ready.status(), StatusCode::OK);
     let authorize = begin_sign_in(&app, &client, "/").await;
     assert!(authorize.as_str().starts_with(&mock.at("/authorize")));

@@ -78,6 +78,22 @@ async fn unknown_pages_and_api_routes_answer_404() {
 }
 
 #[tokio::test]
+async fn an_unexpected_method_gets_405_with_a_json_body() {
+    let app = TestApp::start().await;
+    for path in ["/api/v1/me", "/healthz", "/"] {
+        let response = browser()
+            .delete(app.at(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert!(response.headers().contains_key("allow"), "{path}");
+        let body: serde_json::Value = response.json().await.expect("JSON body");
+        assert_eq!(body["error"]["code"], "method_not_allowed", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn a_foreign_origin_cannot_change_state() {
     let app = TestApp::start().await;
     let client = browser();

@@ -135,7 +135,6 @@ impl Launch {
         ];
         ServerProcess {
             url,
-            data_dir: self.data_dir,
             child,
             output,
             readers,
@@ -154,7 +153,6 @@ impl Launch {
 #[derive(Debug)]
 pub struct ServerProcess {
     pub url: String,
-    pub data_dir: PathBuf,
     child: Child,
     output: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
@@ -218,18 +216,6 @@ impl ServerProcess {
         self.wait_for_exit(within).await
     }
 
-    /// Waits until the output contains `needle`.
-    pub async fn wait_for_output(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.output().contains(needle) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.output().contains(needle)
-    }
-
     /// The readers end when the child's pipes close, that is at its exit.
     fn join_readers(&mut self) {
         for reader in self.readers.drain(..) {
@@ -273,7 +259,10 @@ fn send_sigterm(pid: u32) {
 
 /// Copies a stream into `output` line by line, so lines of stdout and
 /// stderr never interleave mid-line.
-fn collect_lines(stream: impl Read + Send + 'static, output: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+fn collect_lines(
+    stream: impl Read + Send + 'static,
+    output: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();

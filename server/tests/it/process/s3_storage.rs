@@ -82,7 +82,10 @@ async fn s3_mode_against_moto_keeps_sessions_and_the_audit_trail_in_the_bucket()
         !keys_under(&moto, "sessions/").await.is_empty(),
         "no session object in the bucket"
     );
-    assert_eq!(keys_under(&moto, "_coffer/probe/").await, Vec::<String>::new());
+    assert_eq!(
+        keys_under(&moto, "_coffer/probe/").await,
+        Vec::<String>::new()
+    );
     assert!(
         !server.output().contains("ERROR"),
         "errors while serving:\n{}",
@@ -107,12 +110,16 @@ async fn a_server_that_ignores_conditional_writes_is_refused_at_start() {
 
     // It says what is wrong and why it matters.
     let output = server.output();
+    let refusal = format!("bucket {BUCKET} does not honour conditional writes");
     for needle in [
-        &format!("bucket {BUCKET} does not honour conditional writes"),
+        refusal.as_str(),
         "If-None-Match",
         "Coffer needs them for race-free version numbers and an append-only audit trail",
     ] {
-        assert!(output.contains(needle.as_str()), "{needle:?} missing from:\n{output}");
+        assert!(
+            output.contains(needle),
+            "{needle:?} missing from:\n{output}"
+        );
     }
 
     // The refusal came from the dropped header, not from another fault.
@@ -136,12 +143,16 @@ async fn missing_buckets_stop_the_server_with_a_clear_message() {
 
     // It names the bucket and what to do about it.
     let output = server.output();
+    let unreachable = format!("bucket {BUCKET} is not reachable");
     for needle in [
         "Coffer could not start",
         "the buckets are not reachable; create them or check the credentials",
-        &format!("bucket {BUCKET} is not reachable"),
+        unreachable.as_str(),
     ] {
-        assert!(output.contains(needle), "{needle:?} missing from:\n{output}");
+        assert!(
+            output.contains(needle),
+            "{needle:?} missing from:\n{output}"
+        );
     }
 }
 

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedMultipartUpload;
+use coffer_server::storage::embedded::split_log_line;
 
-use super::{LOG_BUCKET, PORTAL_ORIGIN, Target, bytes_of, read_body, sha256_b64};
+use super::{LOG_BUCKET, PORTAL_ORIGIN, Target, bytes_of};
 
 async fn preflight(t: &Target, origin: &str, headers: &str) -> anyhow::Result<reqwest::Response> {
     let url = format!(
@@ -109,48 +110,6 @@ async fn actual_responses_expose_etag_to_the_portal_only() -> anyhow::Result<()>
     Ok(())
 }
 
-/// Splits an access-log line into fields; brackets and quotes group.
-fn fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c == ' ' {
-            chars.next();
-            continue;
-        }
-        let mut field = String::new();
-        let closer = match c {
-            '"' => Some('"'),
-            '[' => Some(']'),
-            _ => None,
-        };
-        field.push(c);
-        chars.next();
-        if let Some(closer) = closer {
-            while let Some(c) = chars.next() {
-                field.push(c);
-                if c == '\\' {
-                    if let Some(next) = chars.next() {
-                        field.push(next);
-                    }
-                } else if c == closer {
-                    break;
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ' ' {
-                    break;
-                }
-                field.push(c);
-                chars.next();
-            }
-        }
-        out.push(field);
-    }
-    out
-}
-
 /// Every access log line written so far.
 async fn log_lines(t: &Target) -> anyhow::Result<Vec<String>> {
     let listed = t
@@ -169,14 +128,7 @@ async fn log_lines(t: &Target) -> anyhow::Result<Vec<String>> {
             "2019-02-06-00-00-38-".len() + 16,
             "log object name {key}"
         );
-        let got = t
-            .client
-            .get_object()
-            .bucket(LOG_BUCKET)
-            .key(key)
-            .send()
-            .await?;
-        let text = String::from_utf8(read_body(got).await?)?;
+        let text = String::from_utf8(t.get_bytes(LOG_BUCKET, key).await?)?;
         lines.extend(text.lines().map(str::to_owned));
     }
     Ok(lines)
@@ -253,7 +205,7 @@ async fn access_logs_are_written_in_aws_format_without_signatures() -> anyhow::R
     );
     let put_line = lines
         .iter()
-        .map(|l| fields(l))
+        .map(|l| split_log_line(l))
         .find(|f| f.get(6).map(String::as_str) == Some("REST.PUT.OBJECT"));
     let put_line = put_line.ok_or_else(|| anyhow::anyhow!("no PUT line in {all}"))?;
     assert_eq!(put_line.len(), 27, "{put_line:?}");
@@ -275,7 +227,7 @@ async fn access_logs_are_written_in_aws_format_without_signatures() -> anyhow::R
     // The signed miss and the preflight.
     let miss_line = lines
         .iter()
-        .map(|l| fields(l))
+        .map(|l| split_log_line(l))
         .find(|f| f.get(10).map(String::as_str) == Some("NoSuchKey"));
     let miss_line = miss_line.ok_or_else(|| anyhow::anyhow!("no NoSuchKey line in {all}"))?;
     assert_eq!(
@@ -288,7 +240,7 @@ async fn access_logs_are_written_in_aws_format_without_signatures() -> anyhow::R
     );
     let preflight_line = lines
         .iter()
-        .map(|l| fields(l))
+        .map(|l| split_log_line(l))
         .find(|f| f.get(6).map(String::as_str) == Some("REST.OPTIONS.PREFLIGHT"));
     let preflight_line =
         preflight_line.ok_or_else(|| anyhow::anyhow!("no preflight line in {all}"))?;
@@ -303,13 +255,7 @@ async fn access_logs_are_written_in_aws_format_without_signatures() -> anyhow::R
 async fn shutdown_writes_the_last_log_lines() -> anyhow::Result<()> {
     // Arrange
     let mut t = Target::embedded().await?;
-    t.client
-        .put_object()
-        .bucket("coffer-artifacts")
-        .key("k")
-        .body(b"x".to_vec().into())
-        .send()
-        .await?;
+    t.put("coffer-artifacts", "k", b"x").send().await?;
 
     // Act
     t.restart_embedded().await?;
@@ -328,56 +274,23 @@ async fn objects_and_open_uploads_survive_a_restart() -> anyhow::Result<()> {
     // Arrange: an object and an upload with one part, then a restart.
     let mut t = Target::embedded().await?;
     let body = bytes_of(100_000, 6);
-    t.client
-        .put_object()
-        .bucket("coffer-artifacts")
-        .key("kept")
-        .body(body.clone().into())
+    t.put("coffer-artifacts", "kept", body.clone())
         .send()
         .await?;
-    let created = t
-        .client
-        .create_multipart_upload()
-        .bucket("coffer-artifacts")
-        .key("resumed")
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .send()
+    let upload_id = t
+        .create_sha256_upload("coffer-artifacts", "resumed")
         .await?;
-    let upload_id = created.upload_id().unwrap_or_default().to_owned();
     let part = bytes_of(1000, 7);
     let uploaded = t
-        .client
-        .upload_part()
-        .bucket("coffer-artifacts")
-        .key("resumed")
-        .upload_id(&upload_id)
-        .part_number(1)
-        .checksum_sha256(sha256_b64(&part))
-        .body(part.clone().into())
-        .send()
+        .upload_sha256_part("coffer-artifacts", "resumed", &upload_id, 1, &part)
         .await?;
 
     // Act
     t.restart_embedded().await?;
 
     // Assert: the object reads back and the upload completes.
-    let got = t
-        .client
-        .get_object()
-        .bucket("coffer-artifacts")
-        .key("kept")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, body);
-    let completed = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .set_e_tag(uploaded.e_tag().map(str::to_owned))
-                .checksum_sha256(sha256_b64(&part))
-                .build(),
-        )
-        .build();
+    assert_eq!(t.get_bytes("coffer-artifacts", "kept").await?, body);
+    let completed = CompletedMultipartUpload::builder().parts(uploaded).build();
     t.client
         .complete_multipart_upload()
         .bucket("coffer-artifacts")
@@ -386,14 +299,7 @@ async fn objects_and_open_uploads_survive_a_restart() -> anyhow::Result<()> {
         .multipart_upload(completed)
         .send()
         .await?;
-    let got = t
-        .client
-        .get_object()
-        .bucket("coffer-artifacts")
-        .key("resumed")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, part);
+    assert_eq!(t.get_bytes("coffer-artifacts", "resumed").await?, part);
     Ok(())
 }
 
@@ -402,13 +308,7 @@ async fn what_a_crash_leaves_behind_is_cleared_at_start() -> anyhow::Result<()> 
     // Arrange: a live object, then files a crash could leave: a temporary
     // body and a blob renamed into place whose index commit never happened.
     let mut t = Target::embedded().await?;
-    t.client
-        .put_object()
-        .bucket("coffer-artifacts")
-        .key("live")
-        .body(b"live".to_vec().into())
-        .send()
-        .await?;
+    t.put("coffer-artifacts", "live", b"live").send().await?;
     t.stop_embedded().await?;
     let root = t
         .data_dir
@@ -434,14 +334,7 @@ async fn what_a_crash_leaves_behind_is_cleared_at_start() -> anyhow::Result<()> 
         std::fs::read_dir(root.join("blobs"))?.count(),
         blobs_before - 1
     );
-    let got = t
-        .client
-        .get_object()
-        .bucket("coffer-artifacts")
-        .key("live")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, b"live");
+    assert_eq!(t.get_bytes("coffer-artifacts", "live").await?, b"live");
     let listed = t
         .client
         .list_objects_v2()

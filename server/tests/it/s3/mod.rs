@@ -19,6 +19,9 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedPart};
 use coffer_server::storage::embedded::{EmbeddedS3, EmbeddedS3Config};
 use secrecy::SecretString;
 use tempfile::TempDir;
@@ -106,6 +109,74 @@ impl Target {
         Ok(name.to_owned())
     }
 
+    /// A PutObject of `body` under `key`, to send as it is or with more
+    /// headers.
+    pub fn put(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) -> PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body.into()))
+    }
+
+    /// The whole body of the object under `key`.
+    pub async fn get_bytes(&self, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await?;
+        read_body(got).await
+    }
+
+    /// Opens a multipart upload with SHA-256 checksums; returns its id.
+    pub async fn create_sha256_upload(&self, bucket: &str, key: &str) -> anyhow::Result<String> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .content_type("application/x-model")
+            .send()
+            .await?;
+        created
+            .upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no upload id"))
+    }
+
+    /// Uploads one part with a SHA-256 the server verifies; returns it as
+    /// completed.
+    pub async fn upload_sha256_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: &[u8],
+    ) -> anyhow::Result<CompletedPart> {
+        let sha = sha256_b64(body);
+        let out = self
+            .client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .checksum_sha256(&sha)
+            .body(body.to_vec().into())
+            .send()
+            .await?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.e_tag().map(str::to_owned))
+            .checksum_sha256(sha)
+            .build())
+    }
+
     /// Stops an embedded endpoint cleanly, keeping its data folder.
     pub async fn stop_embedded(&mut self) -> anyhow::Result<()> {
         if let Some(server) = self.embedded.take() {
@@ -154,7 +225,7 @@ fn base_config(endpoint: &str, key: &str, secret: &str) -> aws_sdk_s3::config::B
 
 /// The client most tests use: checksums only where the test asks for them,
 /// so each test controls exactly what is sent.
-fn client(endpoint: &str, key: &str, secret: &str) -> Client {
+pub(crate) fn client(endpoint: &str, key: &str, secret: &str) -> Client {
     let config = base_config(endpoint, key, secret)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)

@@ -1,12 +1,11 @@
 //! Multipart uploads: the browser's path for every artifact.
 
-use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Kind, Target, bytes_of, failure, md5_hex, on_both_servers, read_body, sha256_b64};
+use super::{Kind, Target, bytes_of, failure, md5_hex, on_both_servers, sha256_b64};
 
 /// S3's minimum size of every part but the last.
 const MIB5: usize = 5 * 1024 * 1024;
@@ -18,49 +17,6 @@ on_both_servers!(
     a_wrong_part_checksum_is_refused_with_bad_digest,
     complete_if_none_match_refuses_to_replace_an_existing_object,
 );
-
-/// Uploads one part with a SHA-256 the server verifies; returns it as
-/// completed.
-async fn upload_part(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-    number: i32,
-    body: &[u8],
-) -> anyhow::Result<CompletedPart> {
-    let sha = sha256_b64(body);
-    let out = client
-        .upload_part()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .part_number(number)
-        .checksum_sha256(&sha)
-        .body(body.to_vec().into())
-        .send()
-        .await?;
-    Ok(CompletedPart::builder()
-        .part_number(number)
-        .set_e_tag(out.e_tag().map(str::to_owned))
-        .checksum_sha256(sha)
-        .build())
-}
-
-async fn create_sha256_upload(client: &Client, bucket: &str, key: &str) -> anyhow::Result<String> {
-    let created = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .content_type("application/x-model")
-        .send()
-        .await?;
-    created
-        .upload_id()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no upload id"))
-}
 
 fn completed(parts: Vec<CompletedPart>) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
@@ -143,12 +99,14 @@ async fn a_sha256_multipart_upload_completes_with_composite_checksum_and_etag(
     let key = "models/m/versions/1/model.bin";
     let first = bytes_of(MIB5, 1);
     let second = bytes_of(1234, 2);
-    let upload_id = create_sha256_upload(&t.client, &bucket, key).await?;
+    let upload_id = t.create_sha256_upload(&bucket, key).await?;
 
     // Act
     let parts = vec![
-        upload_part(&t.client, &bucket, key, &upload_id, 1, &first).await?,
-        upload_part(&t.client, &bucket, key, &upload_id, 2, &second).await?,
+        t.upload_sha256_part(&bucket, key, &upload_id, 1, &first)
+            .await?,
+        t.upload_sha256_part(&bucket, key, &upload_id, 2, &second)
+            .await?,
     ];
     let done = complete(t, &bucket, key, &upload_id, parts).await?;
     let head = t
@@ -159,13 +117,7 @@ async fn a_sha256_multipart_upload_completes_with_composite_checksum_and_etag(
         .checksum_mode(ChecksumMode::Enabled)
         .send()
         .await?;
-    let got = t
-        .client
-        .get_object()
-        .bucket(&bucket)
-        .key(key)
-        .send()
-        .await?;
+    let body = t.get_bytes(&bucket, key).await?;
 
     // Assert: ETag = MD5 of part MD5s, checksum = SHA-256 of part SHA-256s.
     let mut md5s = Vec::new();
@@ -192,7 +144,6 @@ async fn a_sha256_multipart_upload_completes_with_composite_checksum_and_etag(
         assert_eq!(done.e_tag(), Some(etag.as_str()));
         assert_eq!(done.checksum_sha256(), Some(composite.as_str()));
     }
-    let body = read_body(got).await?;
     assert_eq!(body.len(), MIB5 + 1234);
     assert!(body[..MIB5] == first[..] && body[MIB5..] == second[..]);
     Ok(())
@@ -203,11 +154,13 @@ async fn parts_and_uploads_are_listed_and_aborting_removes_the_upload(
 ) -> anyhow::Result<()> {
     // Arrange
     let bucket = t.bucket("listing-uploads").await?;
-    let upload_id = create_sha256_upload(&t.client, &bucket, "a/file").await?;
-    let other_id = create_sha256_upload(&t.client, &bucket, "b/file").await?;
+    let upload_id = t.create_sha256_upload(&bucket, "a/file").await?;
+    let other_id = t.create_sha256_upload(&bucket, "b/file").await?;
     let part = bytes_of(100, 5);
-    upload_part(&t.client, &bucket, "a/file", &upload_id, 1, &part).await?;
-    upload_part(&t.client, &bucket, "a/file", &upload_id, 2, &part).await?;
+    t.upload_sha256_part(&bucket, "a/file", &upload_id, 1, &part)
+        .await?;
+    t.upload_sha256_part(&bucket, "a/file", &upload_id, 2, &part)
+        .await?;
 
     // Act
     let parts = part_numbers(t, &bucket, "a/file", &upload_id).await?;
@@ -264,9 +217,13 @@ async fn completion_enforces_part_order_etags_and_minimum_size(
     // request below breaks exactly one rule.
     let bucket = t.bucket("rules").await?;
     let key = "k";
-    let upload_id = create_sha256_upload(&t.client, &bucket, key).await?;
-    let small = upload_part(&t.client, &bucket, key, &upload_id, 1, &bytes_of(10, 1)).await?;
-    let last = upload_part(&t.client, &bucket, key, &upload_id, 2, &bytes_of(MIB5, 2)).await?;
+    let upload_id = t.create_sha256_upload(&bucket, key).await?;
+    let small = t
+        .upload_sha256_part(&bucket, key, &upload_id, 1, &bytes_of(10, 1))
+        .await?;
+    let last = t
+        .upload_sha256_part(&bucket, key, &upload_id, 2, &bytes_of(MIB5, 2))
+        .await?;
     let complete = |parts: Vec<CompletedPart>| {
         t.client
             .complete_multipart_upload()
@@ -313,7 +270,7 @@ async fn completion_enforces_part_order_etags_and_minimum_size(
 async fn a_wrong_part_checksum_is_refused_with_bad_digest(t: &mut Target) -> anyhow::Result<()> {
     // Arrange
     let bucket = t.bucket("part-digest").await?;
-    let upload_id = create_sha256_upload(&t.client, &bucket, "k").await?;
+    let upload_id = t.create_sha256_upload(&bucket, "k").await?;
 
     // Act
     let result = t
@@ -351,15 +308,11 @@ async fn complete_if_none_match_refuses_to_replace_an_existing_object(
     // Arrange: the key already exists when the upload completes.
     let bucket = t.bucket("complete-conditional").await?;
     let key = "models/m/versions/7/manifest.json";
-    let upload_id = create_sha256_upload(&t.client, &bucket, key).await?;
-    let part = upload_part(&t.client, &bucket, key, &upload_id, 1, &bytes_of(64, 7)).await?;
-    t.client
-        .put_object()
-        .bucket(&bucket)
-        .key(key)
-        .body(b"first".to_vec().into())
-        .send()
+    let upload_id = t.create_sha256_upload(&bucket, key).await?;
+    let part = t
+        .upload_sha256_part(&bucket, key, &upload_id, 1, &bytes_of(64, 7))
         .await?;
+    t.put(&bucket, key, b"first").send().await?;
 
     // Act
     let result = t
@@ -375,13 +328,6 @@ async fn complete_if_none_match_refuses_to_replace_an_existing_object(
 
     // Assert: the existing object is untouched.
     assert_eq!(failure(result), (412, "PreconditionFailed".to_owned()));
-    let got = t
-        .client
-        .get_object()
-        .bucket(&bucket)
-        .key(key)
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, b"first");
+    assert_eq!(t.get_bytes(&bucket, key).await?, b"first");
     Ok(())
 }

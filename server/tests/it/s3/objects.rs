@@ -1,7 +1,6 @@
 //! Buckets, single-request objects, ranges, listing, checksums and
 //! conditional writes.
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 
 use super::{Kind, Target, bytes_of, failure, md5_hex, on_both_servers, read_body, sha256_b64};
@@ -59,13 +58,9 @@ async fn an_object_round_trips_with_its_headers_and_is_deleted(
 
     // Act
     let put = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key(key)
+        .put(&bucket, key, body.clone())
         .content_type("application/octet-stream")
         .metadata("framework", "pytorch")
-        .body(ByteStream::from(body.clone()))
         .send()
         .await?;
     let head = t
@@ -126,13 +121,7 @@ async fn ranges_return_exactly_the_requested_bytes(t: &mut Target) -> anyhow::Re
     // Arrange
     let bucket = t.bucket("ranges").await?;
     let body = bytes_of(1000, 9);
-    t.client
-        .put_object()
-        .bucket(&bucket)
-        .key("r")
-        .body(body.clone().into())
-        .send()
-        .await?;
+    t.put(&bucket, "r", body.clone()).send().await?;
 
     // Act and assert: closed, open-ended and suffix ranges.
     for (range, expected) in [
@@ -179,13 +168,7 @@ async fn listing_pages_through_keys_with_prefix_delimiter_and_start_after(
     let mut keys: Vec<String> = (0..25).map(|i| format!("m/k{i:02}")).collect();
     keys.extend(["m/sub1/a", "m/sub1/b", "m/sub2/a", "other"].map(str::to_owned));
     for key in &keys {
-        t.client
-            .put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await?;
+        t.put(&bucket, key, b"x").send().await?;
     }
 
     // Act: page through the prefix ten at a time, folders rolled up.
@@ -253,21 +236,13 @@ async fn a_wrong_checksum_is_refused_with_bad_digest_and_stores_nothing(
 
     // Act
     let sha = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("k")
+        .put(&bucket, "k", body.clone())
         .checksum_sha256(wrong_sha)
-        .body(body.clone().into())
         .send()
         .await;
     let crc = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("k")
+        .put(&bucket, "k", body.clone())
         .checksum_crc32("AAAAAA==")
-        .body(body.clone().into())
         .send()
         .await;
 
@@ -300,13 +275,9 @@ async fn a_sha256_checksum_is_stored_and_returned_only_when_asked(
     let sha = sha256_b64(&body);
     // The SDK names the algorithm along with the value, as it always does
     // when it computes one; moto keeps a checksum only when named.
-    t.client
-        .put_object()
-        .bucket(&bucket)
-        .key("k")
+    t.put(&bucket, "k", body.clone())
         .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_sha256(&sha)
-        .body(body.clone().into())
         .send()
         .await?;
 
@@ -387,93 +358,40 @@ async fn put_if_none_match_refuses_to_replace_an_existing_object(
 
     // Act
     let first = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("v/1")
+        .put(&bucket, "v/1", b"one")
         .if_none_match("*")
-        .body(ByteStream::from_static(b"one"))
         .send()
         .await;
     let second = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("v/1")
+        .put(&bucket, "v/1", b"two")
         .if_none_match("*")
-        .body(ByteStream::from_static(b"two"))
         .send()
         .await;
 
     // Assert: the first write stands.
     assert!(first.is_ok(), "{first:?}");
     assert_eq!(failure(second), (412, "PreconditionFailed".to_owned()));
-    let got = t
-        .client
-        .get_object()
-        .bucket(&bucket)
-        .key("v/1")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, b"one");
+    assert_eq!(t.get_bytes(&bucket, "v/1").await?, b"one");
     Ok(())
 }
 
 async fn put_if_match_replaces_only_the_expected_version(t: &mut Target) -> anyhow::Result<()> {
     // Arrange
     let bucket = t.bucket("if-match").await?;
-    let put = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("alias")
-        .body(ByteStream::from_static(b"v1"))
-        .send()
-        .await?;
+    let put = t.put(&bucket, "alias", b"v1").send().await?;
     let etag = put.e_tag().unwrap_or_default().to_owned();
 
     // Act
-    let swapped = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("alias")
-        .if_match(&etag)
-        .body(ByteStream::from_static(b"v2"))
-        .send()
-        .await;
-    let stale = t
-        .client
-        .put_object()
-        .bucket(&bucket)
-        .key("alias")
-        .if_match(&etag)
-        .body(ByteStream::from_static(b"v3"))
-        .send()
-        .await;
+    let swapped = t.put(&bucket, "alias", b"v2").if_match(&etag).send().await;
+    let stale = t.put(&bucket, "alias", b"v3").if_match(&etag).send().await;
 
     // Assert
     assert!(swapped.is_ok(), "{swapped:?}");
     assert_eq!(failure(stale), (412, "PreconditionFailed".to_owned()));
-    let got = t
-        .client
-        .get_object()
-        .bucket(&bucket)
-        .key("alias")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, b"v2");
+    assert_eq!(t.get_bytes(&bucket, "alias").await?, b"v2");
     if t.kind == Kind::Embedded {
         // S3 answers If-Match on a missing key with 404.
-        let missing = t
-            .client
-            .put_object()
-            .bucket(&bucket)
-            .key("nope")
-            .if_match(&etag)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await;
+        let missing = t.put(&bucket, "nope", b"x").if_match(&etag).send().await;
         assert_eq!(failure(missing), (404, "NoSuchKey".to_owned()));
     }
     Ok(())
@@ -513,13 +431,9 @@ async fn concurrent_create_only_writes_have_exactly_one_winner(
 
     // Assert: one winner, and the stored bytes are the winner's.
     assert_eq!(winners.len(), 1);
-    let got = t
-        .client
-        .get_object()
-        .bucket(&bucket)
-        .key("models/m/versions/1")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, winners[0]);
+    assert_eq!(
+        t.get_bytes(&bucket, "models/m/versions/1").await?,
+        winners[0]
+    );
     Ok(())
 }

@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
-use aws_sdk_s3::types::ChecksumAlgorithm;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{Kind, Target, bytes_of, on_both_servers, read_body, sha256_b64};
+use super::{Kind, Target, bytes_of, on_both_servers, sha256_b64};
 
 on_both_servers!(
     presigned_put_and_get_work_over_plain_http,
@@ -81,20 +80,8 @@ async fn presigned_put_and_get_work_over_plain_http(t: &mut Target) -> anyhow::R
 async fn a_tampered_presigned_url_is_refused(t: &mut Target) -> anyhow::Result<()> {
     // Arrange: a valid URL for one key, then the same URL aimed elsewhere.
     let bucket = t.bucket("tamper").await?;
-    t.client
-        .put_object()
-        .bucket(&bucket)
-        .key("a")
-        .body(b"secret a".to_vec().into())
-        .send()
-        .await?;
-    t.client
-        .put_object()
-        .bucket(&bucket)
-        .key("b")
-        .body(b"secret b".to_vec().into())
-        .send()
-        .await?;
+    t.put(&bucket, "a", b"secret a").send().await?;
+    t.put(&bucket, "b", b"secret b").send().await?;
     let get = t
         .client
         .get_object()
@@ -138,15 +125,7 @@ async fn a_presigned_part_url_binds_the_part_to_its_signed_checksum(
 ) -> anyhow::Result<()> {
     // Arrange: a part URL that signs the SHA-256 of the intended body.
     let bucket = t.bucket("presigned-part").await?;
-    let created = t
-        .client
-        .create_multipart_upload()
-        .bucket(&bucket)
-        .key("big.bin")
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .send()
-        .await?;
-    let upload_id = created.upload_id().unwrap_or_default().to_owned();
+    let upload_id = t.create_sha256_upload(&bucket, "big.bin").await?;
     let intended = bytes_of(70_000, 1);
     let part = t
         .client
@@ -266,13 +245,6 @@ async fn an_interrupted_upload_leaves_nothing_visible(t: &mut Target) -> anyhow:
     // A complete upload through the same URL still works.
     let done = send(t, &put, b"whole".to_vec()).await?;
     assert_eq!(done.status(), 200);
-    let got = t
-        .client
-        .get_object()
-        .bucket(&bucket)
-        .key("half.bin")
-        .send()
-        .await?;
-    assert_eq!(read_body(got).await?, b"whole");
+    assert_eq!(t.get_bytes(&bucket, "half.bin").await?, b"whole");
     Ok(())
 }

@@ -299,7 +299,8 @@ impl Store {
         Ok(txn)
     }
 
-    /// A write to what `bucket` holds; `NoSuchBucket` unless it exists.
+    /// A write to what `bucket` holds; `NoSuchBucket` unless it exists. The
+    /// check is part of the write, so the bucket cannot go before the commit.
     fn write_in_bucket(&self, bucket: &str) -> Result<WriteTransaction, StoreError> {
         let txn = self.write_txn()?;
         bucket_in(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use redb::{ReadTransaction, ReadableTable, Table};
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use super::records::{ObjectRecord, PartRecord, Segment, StoredChecksum, UploadRecord, now_us};
 use super::{
@@ -245,6 +245,35 @@ fn parts_of(
     Ok(all)
 }
 
+/// An upload found open inside a write, with the tables that hold it.
+struct OpenUpload<'txn> {
+    record: UploadRecord,
+    uploads: Table<'txn, &'static str, &'static [u8]>,
+    parts: Table<'txn, (&'static str, u32), &'static [u8]>,
+}
+
+/// Opens the upload tables of a write; `NoSuchUpload` unless the upload is
+/// open under `bucket`/`key`.
+fn open_upload<'txn>(
+    txn: &'txn WriteTransaction,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<OpenUpload<'txn>, StoreError> {
+    let uploads = txn
+        .open_table(UPLOADS)
+        .map_err(db_err("failed to open uploads"))?;
+    let record = upload_in(&uploads, bucket, key, upload_id)?;
+    let parts = txn
+        .open_table(PARTS)
+        .map_err(db_err("failed to open parts"))?;
+    Ok(OpenUpload {
+        record,
+        uploads,
+        parts,
+    })
+}
+
 /// Removes an upload and the parts numbered `numbers`, closing it.
 fn close_upload(
     uploads: &mut Table<&'static str, &'static [u8]>,
@@ -345,13 +374,7 @@ impl Store {
             };
             let txn = store.write_txn()?;
             let replaced: Option<PartRecord> = {
-                let uploads = txn
-                    .open_table(UPLOADS)
-                    .map_err(db_err("failed to open uploads"))?;
-                upload_in(&uploads, &bucket, &key, &upload_id)?;
-                let mut parts = txn
-                    .open_table(PARTS)
-                    .map_err(db_err("failed to open parts"))?;
+                let OpenUpload { mut parts, .. } = open_upload(&txn, &bucket, &key, &upload_id)?;
                 let bytes = encode(&record)?;
                 let old = parts
                     .insert((upload_id.as_str(), number), bytes.as_slice())
@@ -447,13 +470,11 @@ impl Store {
         self.blocking(move |store| {
             let txn = store.write_txn()?;
             let dropped = {
-                let mut uploads = txn
-                    .open_table(UPLOADS)
-                    .map_err(db_err("failed to open uploads"))?;
-                upload_in(&uploads, &bucket, &key, &upload_id)?;
-                let mut parts = txn
-                    .open_table(PARTS)
-                    .map_err(db_err("failed to open parts"))?;
+                let OpenUpload {
+                    mut uploads,
+                    mut parts,
+                    ..
+                } = open_upload(&txn, &bucket, &key, &upload_id)?;
                 let stored = parts_of(&parts, &upload_id)?;
                 close_upload(&mut uploads, &mut parts, &upload_id, stored.keys().copied())?;
                 stored
@@ -481,13 +502,11 @@ impl Store {
             let txn = store.write_txn()?;
             let (record, garbage) = {
                 // Validate the parts list against what was uploaded.
-                let mut uploads = txn
-                    .open_table(UPLOADS)
-                    .map_err(db_err("failed to open uploads"))?;
-                let upload = upload_in(&uploads, &bucket, &key, &upload_id)?;
-                let mut parts = txn
-                    .open_table(PARTS)
-                    .map_err(db_err("failed to open parts"))?;
+                let OpenUpload {
+                    record: upload,
+                    mut uploads,
+                    mut parts,
+                } = open_upload(&txn, &bucket, &key, &upload_id)?;
                 let stored = parts_of(&parts, &upload_id)?;
                 let assembly = assemble(&upload, &stored, &requested, &claims)?;
 
