@@ -6,7 +6,10 @@
 //! writes and reads a file of the same size with fsync. Run with
 //! `make bench`; it prints one line per figure.
 
-#![expect(clippy::print_stdout, reason = "a benchmark reports its figures on standard output")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a benchmark reports its figures on standard output"
+)]
 
 use std::path::Path;
 use std::process::Command;
@@ -231,10 +234,14 @@ fn dd(args: &[&str]) -> anyhow::Result<f64> {
         bail!("dd failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let copied = String::from_utf8_lossy(&output.stderr)
-        .split_whitespace()
-        .next()
+
+    // dd reports "<n> bytes (...) copied, ..." on its last line.
+    let report = String::from_utf8_lossy(&output.stderr);
+    let copied = report
+        .lines()
+        .find(|line| line.contains(" bytes "))
+        .and_then(|line| line.split_whitespace().next())
         .and_then(|bytes| bytes.parse::<f64>().ok())
-        .context("cannot read dd's byte count")?;
+        .with_context(|| format!("cannot read dd's byte count from {report:?}"))?;
     Ok(copied / MIB as f64 / elapsed)
 }

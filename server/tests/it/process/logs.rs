@@ -76,9 +76,9 @@ async fn json_logs_are_one_object_per_line_and_carry_the_request_span() {
         .expect("x-request-id on the callback")
         .to_owned();
 
-    // Every line printed up to a clean stop is a JSON object.
+    // Every log line printed up to a clean stop is a JSON object.
     stop(&mut server).await;
-    let output = server.output();
+    let output = server.logs();
     let lines: Vec<Value> = output
         .lines()
         .filter(|line| !line.trim().is_empty())

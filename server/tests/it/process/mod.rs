@@ -126,17 +126,20 @@ impl Launch {
             .stderr(Stdio::piped())
             .spawn()
             .expect("coffer-server starts");
+        // Standard output alone is kept too: it is where logs go.
         let output = Arc::new(Mutex::new(Vec::new()));
+        let logs = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let readers = vec![
-            collect_lines(stdout, Arc::clone(&output)),
-            collect_lines(stderr, Arc::clone(&output)),
+            collect_lines(stdout, vec![Arc::clone(&output), Arc::clone(&logs)]),
+            collect_lines(stderr, vec![Arc::clone(&output)]),
         ];
         ServerProcess {
             url,
             child,
             output,
+            logs,
             readers,
         }
     }
@@ -155,6 +158,7 @@ pub struct ServerProcess {
     pub url: String,
     child: Child,
     output: Arc<Mutex<Vec<u8>>>,
+    logs: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -162,6 +166,14 @@ impl ServerProcess {
     /// Everything printed so far, on stdout or stderr, without colours.
     pub fn output(&self) -> String {
         let bytes = self.output.lock().expect("output lock").clone();
+        strip_ansi(&String::from_utf8_lossy(&bytes))
+    }
+
+    /// What was printed on stdout, where the log lines go. Stderr may also
+    /// carry what libraries print directly (Leptos's debug-build
+    /// diagnostics), which is not a log line.
+    pub fn logs(&self) -> String {
+        let bytes = self.logs.lock().expect("logs lock").clone();
         strip_ansi(&String::from_utf8_lossy(&bytes))
     }
 
@@ -257,11 +269,11 @@ fn send_sigterm(pid: u32) {
         .status();
 }
 
-/// Copies a stream into `output` line by line, so lines of stdout and
-/// stderr never interleave mid-line.
+/// Copies a stream into each of `outputs` line by line, so lines of
+/// stdout and stderr never interleave mid-line.
 fn collect_lines(
     stream: impl Read + Send + 'static,
-    output: Arc<Mutex<Vec<u8>>>,
+    outputs: Vec<Arc<Mutex<Vec<u8>>>>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
@@ -270,7 +282,11 @@ fn collect_lines(
             line.clear();
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => output.lock().expect("output lock").extend_from_slice(&line),
+                Ok(_) => {
+                    for output in &outputs {
+                        output.lock().expect("output lock").extend_from_slice(&line);
+                    }
+                }
             }
         }
     })
