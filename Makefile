@@ -74,7 +74,7 @@ run: build
 test: test-rust test-e2e
 
 test-rust: moto npm
-	cargo test --workspace
+	cargo test --workspace --exclude coffer-frontend
 
 test-e2e: site-test chromium npm
 	cargo build -p coffer-server

@@ -50,11 +50,6 @@ pub struct Running {
 }
 
 impl Running {
-    /// The embedded S3 endpoint's URL, when there is one.
-    pub fn s3_endpoint(&self) -> Option<String> {
-        self.s3.as_ref().map(EmbeddedS3::endpoint_url)
-    }
-
     /// Stops accepting, lets requests in flight finish, then stops the
     /// embedded endpoint (which flushes its access logs).
     pub async fn stop(self) -> anyhow::Result<()> {

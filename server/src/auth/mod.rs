@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use crate::audit::{Action, AuditEvent, Outcome};
 use crate::error::ApiError;
 use crate::http::request_id::request_id_of;
 use crate::state::AppState;
@@ -66,11 +65,6 @@ impl SessionUser {
         let idle = self.last_seen + state.settings.session_idle();
         let absolute = self.signed_in_at + state.settings.session_max();
         idle.min(absolute)
-    }
-
-    /// Whether the user holds any of the given roles.
-    pub fn has_any(&self, allowed: &[Role]) -> bool {
-        self.roles.iter().any(|role| allowed.contains(role))
     }
 }
 
@@ -140,34 +134,6 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             .map(SignedIn)
             .ok_or(ApiError::Unauthorized)
     }
-}
-
-/// Refuses, and records the refusal, unless the user holds one of the
-/// roles.
-pub async fn require_role(
-    state: &AppState,
-    user: &SessionUser,
-    allowed: &[Role],
-    request_id: &str,
-    what: &str,
-) -> Result<(), ApiError> {
-    if user.has_any(allowed) {
-        return Ok(());
-    }
-
-    // The refusal is durable before the caller learns of it.
-    let event = AuditEvent::new(
-        &user.username,
-        Action::AccessDenied,
-        Outcome::Denied,
-        request_id,
-    )
-    .with_path(what)
-    .with_detail("role does not allow this");
-    state.audit.record(event).await?;
-    Err(ApiError::Forbidden(
-        "your role does not allow this action".to_owned(),
-    ))
 }
 
 /// Refuses state-changing requests that another site could have caused: a
