@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use clap::{Parser, ValueEnum};
+use openidconnect::IssuerUrl;
 use secrecy::SecretString;
 use url::Url;
 
@@ -101,10 +102,11 @@ pub struct Settings {
     #[arg(long, env = "COFFER_LOG_BUCKET", default_value = "coffer-logs")]
     pub log_bucket: String,
 
-    /// OIDC issuer URL; unset means the embedded development provider at
-    /// `<public-url>/dev-idp`.
-    #[arg(long, env = "COFFER_OIDC_ISSUER")]
-    pub oidc_issuer: Option<Url>,
+    /// OIDC issuer URL, exactly as the provider writes it (discovery must
+    /// match it to the letter); unset means the embedded development
+    /// provider at `<public-url>/dev-idp`.
+    #[arg(long, env = "COFFER_OIDC_ISSUER", value_parser = parse_issuer)]
+    pub oidc_issuer: Option<IssuerUrl>,
 
     /// OIDC client id (set by the embedded provider when no issuer is given).
     #[arg(long, env = "COFFER_OIDC_CLIENT_ID")]
@@ -259,6 +261,18 @@ impl Settings {
     }
 }
 
+/// An issuer URL, kept as typed: `Url` would add a slash to a bare origin,
+/// and OpenID Connect compares issuers as exact strings.
+fn parse_issuer(text: &str) -> Result<IssuerUrl, String> {
+    let issuer = IssuerUrl::new(text.to_owned()).map_err(|error| format!("{error}"))?;
+    match issuer.url().scheme() {
+        "http" | "https" => Ok(issuer),
+        other => Err(format!(
+            "the issuer must be an http or https URL, not {other}"
+        )),
+    }
+}
+
 /// S3's bucket naming rules: 3 to 63 lowercase letters, digits, dots and
 /// hyphens, starting and ending with a letter or digit.
 fn validate_bucket_name(name: &str) -> anyhow::Result<()> {
@@ -322,6 +336,19 @@ mod tests {
     fn an_external_issuer_needs_a_client_id() {
         let settings = parse(&["--oidc-issuer", "https://idp.example.com"]);
         assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn an_issuer_keeps_the_spelling_it_was_given() {
+        for typed in [
+            "https://accounts.google.com",
+            "https://idp.example.com/realms/coffer/",
+        ] {
+            let settings = parse(&["--oidc-issuer", typed, "--oidc-client-id", "c"]);
+            let issuer = settings.oidc_issuer.expect("issuer set");
+            assert_eq!(issuer.as_str(), typed);
+        }
+        assert!(Settings::try_parse_from(["coffer-server", "--oidc-issuer", "ftp://idp"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use leptos::config::LeptosOptions;
+use openidconnect::IssuerUrl;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -232,7 +233,7 @@ fn record_refused_passwords(provider: &DevIdp, audit: &AuditTrail) {
 fn relying_party(settings: &Settings, dev_idp: Option<&DevIdp>) -> anyhow::Result<RelyingParty> {
     let (issuer, client_id, client_secret) = match (dev_idp, &settings.oidc_issuer) {
         (Some(provider), _) => (
-            settings.public_url_for("/dev-idp")?,
+            IssuerUrl::from_url(settings.public_url_for("/dev-idp")?),
             provider.client_id().to_owned(),
             Some(provider.client_secret().clone()),
         ),

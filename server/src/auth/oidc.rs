@@ -13,10 +13,10 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalClaims, AuthenticationFlow, AuthorizationCode, Client, ClientId, ClientSecret,
-    CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, ProviderMetadataWithLogout, RedirectUrl, Scope, StandardErrorResponse,
-    StandardTokenResponse, TokenResponse,
+    CsrfToken, EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    ProviderMetadataWithLogout, RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse,
+    TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,8 @@ type DiscoveredClient = Client<
 /// How Coffer is registered with its identity provider.
 #[derive(Clone, Debug)]
 pub struct OidcSettings {
-    pub issuer: Url,
+    /// Exactly as the provider writes it.
+    pub issuer: IssuerUrl,
     pub client_id: String,
     pub client_secret: Option<SecretString>,
     /// The portal's `/auth/callback`.
@@ -160,7 +161,7 @@ impl RelyingParty {
 
     /// The issuer users are keyed under.
     pub fn issuer(&self) -> &Url {
-        &self.settings.issuer
+        self.settings.issuer.url()
     }
 
     /// Fetches discovery and the provider's keys, or answers from cache.
@@ -173,16 +174,16 @@ impl RelyingParty {
             return Ok(provider.clone());
         }
 
-        // Discovery refuses a document whose issuer differs from ours. The
-        // spelling `Url` writes goes first, so a provider that matches it
-        // costs no second request.
-        let (written, unslashed) = issuer_spellings(&self.settings.issuer);
-        let mut discovered = ProviderMetadataWithLogout::discover_async(written, &self.http).await;
-        if let (Err(DiscoveryError::Validation(_)), Some(unslashed)) = (&discovered, unslashed) {
-            discovered = ProviderMetadataWithLogout::discover_async(unslashed, &self.http).await;
-        }
-        let metadata = discovered
-            .with_context(|| format!("OIDC discovery failed for {}", self.settings.issuer))?;
+        // Discovery refuses a document whose issuer differs from ours.
+        let metadata =
+            ProviderMetadataWithLogout::discover_async(self.settings.issuer.clone(), &self.http)
+                .await
+                .with_context(|| {
+                    format!(
+                        "OIDC discovery failed for {}",
+                        self.settings.issuer.as_str()
+                    )
+                })?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let client_secret = self
             .settings
@@ -338,23 +339,6 @@ impl RelyingParty {
     }
 }
 
-/// The configured issuer as `Url` writes it and, for a bare origin, the same
-/// without its trailing slash. `Url` adds that slash whether or not the
-/// operator typed one, and providers differ (Google's issuer has none,
-/// Auth0's has one). Discovery still demands an exact match with one of the
-/// two, and ID tokens an exact match with the issuer discovery returned.
-fn issuer_spellings(issuer: &Url) -> (IssuerUrl, Option<IssuerUrl>) {
-    let written = IssuerUrl::from_url(issuer.clone());
-    let bare_origin =
-        issuer.path() == "/" && issuer.query().is_none() && issuer.fragment().is_none();
-    let unslashed = written
-        .as_str()
-        .strip_suffix('/')
-        .filter(|_| bare_origin)
-        .and_then(|unslashed| IssuerUrl::new(unslashed.to_owned()).ok());
-    (written, unslashed)
-}
-
 /// The name to show: the provider's preferred username, Cognito's
 /// username, the email, or at last the subject.
 fn username_of(claims: &openidconnect::IdTokenClaims<ExtraClaims, CoreGenderClaim>) -> String {
@@ -430,40 +414,6 @@ mod tests {
         let spaced = extra(serde_json::json!({"groups": "a b,c"}));
         assert_eq!(groups_of(&spaced, "groups"), ["a", "b", "c"]);
         assert!(groups_of(&spaced, "cognito:groups").is_empty());
-    }
-
-    #[test]
-    fn a_bare_origin_issuer_is_discovered_with_or_without_its_trailing_slash() {
-        let spelled = |issuer: &str| {
-            let url = Url::parse(issuer).expect("issuer parses");
-            let (written, unslashed) = issuer_spellings(&url);
-            (
-                written.to_string(),
-                unslashed.map(|issuer| issuer.to_string()),
-            )
-        };
-
-        // Bare origins, however they were typed.
-        for typed in [
-            "https://accounts.google.com",
-            "https://accounts.google.com/",
-        ] {
-            assert_eq!(
-                spelled(typed),
-                (
-                    "https://accounts.google.com/".to_owned(),
-                    Some("https://accounts.google.com".to_owned())
-                )
-            );
-        }
-
-        // An issuer with a path means exactly what it says.
-        for typed in [
-            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
-            "https://idp.example.com/realms/coffer/",
-        ] {
-            assert_eq!(spelled(typed), (typed.to_owned(), None));
-        }
     }
 
     #[test]
