@@ -44,9 +44,14 @@ chromium:
 	@command -v chromium >/dev/null \
 		|| { apt-get update && apt-get install -y chromium; }
 
+# moto 5.1.22 is the last release whose ListParts and
+# CompleteMultipartUpload answers aws-sdk-s3 can parse.
+MOTO_VERSION := 5.1.22
+
 moto:
-	@command -v moto_server >/dev/null \
-		|| pip install 'moto[server]==5.2.1'
+	@python3 -c 'import moto, sys; sys.exit(moto.__version__ != "$(MOTO_VERSION)")' 2>/dev/null \
+		&& command -v moto_server >/dev/null \
+		|| pip install 'moto[server]==$(MOTO_VERSION)'
 
 npm: end2end/node_modules/.package-lock.json
 

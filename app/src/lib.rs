@@ -3,11 +3,14 @@
 
 pub mod access;
 pub mod components;
+pub mod models;
+pub mod names;
 pub mod pages;
 pub mod server_fns;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod shell;
+pub mod upload;
 
 use leptos::prelude::*;
 use leptos_meta::{Title, provide_meta_context};
@@ -15,10 +18,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::{DevIdpBanner, NavBar};
-use crate::pages::{
-    AuditPage, HomePage, ModelsPage, NotFoundPage, SharesPage, SignInFailedPage, UploadPage,
-};
+use crate::pages::{AuditPage, HomePage, ModelsPage, NotFoundPage, SharesPage, SignInFailedPage};
 use crate::session::PageContext;
+use crate::upload::page::UploadPage;
 
 /// The id of the element whose `data-context` attribute carries the
 /// [`PageContext`] from the server's render to the browser's hydration.
@@ -47,6 +49,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=HomePage />
                         <Route path=path!("/upload") view=UploadPage />
                         <Route path=path!("/models") view=ModelsPage />
+                        <Route
+                            path=path!("/models/:name/versions/:version")
+                            view=crate::models::version::VersionPage
+                        />
                         <Route path=path!("/shares") view=SharesPage />
                         <Route path=path!("/audit") view=AuditPage />
                         <Route path=path!("/auth/failed") view=SignInFailedPage />

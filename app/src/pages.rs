@@ -99,16 +99,6 @@ fn Upcoming(title: &'static str, what: &'static str) -> impl IntoView {
     }
 }
 
-/// `/upload`: data scientists and admins.
-#[component]
-pub fn UploadPage() -> impl IntoView {
-    view! {
-        <Gate access=Access::Upload>
-            <Upcoming title="Upload" what="Uploading model versions is not available in this release." />
-        </Gate>
-    }
-}
-
 /// `/models`: every role.
 #[component]
 pub fn ModelsPage() -> impl IntoView {

@@ -15,6 +15,8 @@ pub enum AppError {
     SignInRequired,
     #[error("Your role does not allow this.")]
     Forbidden,
+    #[error("There is no such thing here.")]
+    NotFound,
     #[error("The server could not answer: {0}")]
     Transport(String),
 }

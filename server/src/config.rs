@@ -170,6 +170,39 @@ pub struct Settings {
     /// Log line format: `text` or `json`.
     #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Largest file an upload may hold, in bytes (100 GiB).
+    #[arg(long, env = "COFFER_MAX_FILE_SIZE", default_value_t = 100 << 30)]
+    pub max_file_size: u64,
+
+    /// Largest version an upload may create, all files together, in bytes
+    /// (1 TiB).
+    #[arg(long, env = "COFFER_MAX_VERSION_SIZE", default_value_t = 1 << 40)]
+    pub max_version_size: u64,
+
+    /// Most files one version may hold.
+    #[arg(long, env = "COFFER_MAX_FILES_PER_VERSION", default_value_t = 1000)]
+    pub max_files_per_version: usize,
+
+    /// Most uploads one user may have open at once.
+    #[arg(long, env = "COFFER_MAX_OPEN_UPLOADS", default_value_t = 4)]
+    pub max_open_uploads: usize,
+
+    /// Parts the upload page keeps in flight.
+    #[arg(long, env = "COFFER_UPLOAD_PARALLEL_PARTS", default_value_t = 6)]
+    pub upload_parallel_parts: u32,
+
+    /// Seconds a presigned part URL stays valid.
+    #[arg(long, env = "COFFER_PART_URL_TTL_SECS", default_value_t = 900)]
+    pub part_url_ttl_secs: u64,
+
+    /// Hours without a new part after which the janitor aborts an upload.
+    #[arg(long, env = "COFFER_UPLOAD_EXPIRY_HOURS", default_value_t = 24)]
+    pub upload_expiry_hours: u64,
+
+    /// Seconds between two janitor rounds.
+    #[arg(long, env = "COFFER_JANITOR_INTERVAL_SECS", default_value_t = 600)]
+    pub janitor_interval_secs: u64,
 }
 
 impl Settings {
@@ -224,6 +257,29 @@ impl Settings {
         ensure!(
             self.access_log_flush_secs > 0,
             "--access-log-flush-secs must be positive"
+        );
+
+        // Upload limits of zero would refuse every upload; URLs outside
+        // S3's 1 s to 7 days window would be refused by S3 itself.
+        ensure!(
+            self.max_file_size > 0 && self.max_version_size > 0,
+            "--max-file-size and --max-version-size must be positive"
+        );
+        ensure!(
+            self.max_files_per_version > 0 && self.max_open_uploads > 0,
+            "--max-files-per-version and --max-open-uploads must be positive"
+        );
+        ensure!(
+            (1..=64).contains(&self.upload_parallel_parts),
+            "--upload-parallel-parts must be between 1 and 64"
+        );
+        ensure!(
+            (60..=604_800).contains(&self.part_url_ttl_secs),
+            "--part-url-ttl-secs must be between 60 and 604800"
+        );
+        ensure!(
+            self.upload_expiry_hours > 0 && self.janitor_interval_secs > 0,
+            "--upload-expiry-hours and --janitor-interval-secs must be positive"
         );
         Ok(())
     }

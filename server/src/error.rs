@@ -19,6 +19,13 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("{0}")]
+    Conflict(String),
+    /// An upload cannot complete yet: parts are missing or wrong.
+    #[error("{0}")]
+    Incomplete(String),
+    #[error("{0}")]
+    TooManyUploads(String),
+    #[error("{0}")]
     ServiceUnavailable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -31,6 +38,9 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Incomplete(_) => (StatusCode::CONFLICT, "incomplete"),
+            ApiError::TooManyUploads(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_uploads"),
             ApiError::ServiceUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
             }

@@ -2,6 +2,7 @@
 //! path enforces before rendering, and the browser bundle's assets.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -11,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use coffer_app::App;
 use coffer_app::access::{Access, access_for};
+use coffer_app::models::catalog::{Catalog, CatalogHandle};
 use coffer_app::session::PageContext;
 use coffer_app::shell::{AssetTags, LinkTag, shell};
 use leptos::nonce::Nonce;
@@ -42,6 +44,9 @@ pub fn provide_request_context() {
     if let Some(context) = parts.extensions.get::<PageContext>() {
         provide_context(context.clone());
     }
+    if let Some(catalog) = parts.extensions.get::<CatalogHandle>() {
+        provide_context(catalog.clone());
+    }
 
     // Inline scripts must carry the nonce the CSP header names.
     if let Some(nonce) = parts.extensions.get::<CspNonce>() {
@@ -65,6 +70,10 @@ pub async fn page_context(
         viewer,
         dev_idp: state.dev_idp,
     });
+
+    // Server functions read the registry through this handle.
+    let catalog: Arc<dyn Catalog> = Arc::new(state.uploads.registry().clone());
+    request.extensions_mut().insert(CatalogHandle(catalog));
     next.run(request).await
 }
 

@@ -21,6 +21,7 @@ use crate::router;
 use crate::state::AppState;
 use crate::storage::embedded::{self, EmbeddedS3, EmbeddedS3Config};
 use crate::storage::{Endpoint, Storage};
+use crate::uploads::Uploads;
 
 /// Choices that tests make differently from `main`.
 #[derive(Debug)]
@@ -29,6 +30,10 @@ pub struct StartOptions {
     /// `--listen`.
     pub listener: Option<TcpListener>,
     pub clock: Arc<dyn Clock>,
+    /// With `--storage s3`, an endpoint given here instead of the SDK's
+    /// default chain, so one test process can run servers against
+    /// different S3 servers.
+    pub s3_endpoint: Option<Endpoint>,
 }
 
 impl Default for StartOptions {
@@ -36,6 +41,7 @@ impl Default for StartOptions {
         StartOptions {
             listener: None,
             clock: Arc::new(SystemClock),
+            s3_endpoint: None,
         }
     }
 }
@@ -46,6 +52,7 @@ pub struct Running {
     pub local_addr: SocketAddr,
     pub state: AppState,
     s3: Option<EmbeddedS3>,
+    janitor: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -54,6 +61,9 @@ impl Running {
     /// Stops accepting, lets requests in flight finish, then stops the
     /// embedded endpoint (which flushes its access logs).
     pub async fn stop(self) -> anyhow::Result<()> {
+        // The janitor's work is idempotent: a round cut short is redone by
+        // the next start.
+        self.janitor.abort();
         let _ = self.stop.send(());
         match tokio::time::timeout(router::SHUTDOWN_GRACE, self.server).await {
             Ok(joined) => joined.context("the server task failed")??,
@@ -92,7 +102,7 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
     let local_addr = listener.local_addr()?;
 
     // Storage: the embedded endpoint, or AWS through the default chain.
-    let (s3, endpoint) = start_storage_endpoint(&settings).await?;
+    let (s3, endpoint) = start_storage_endpoint(&settings, options.s3_endpoint.clone()).await?;
     let storage = Storage::connect(&settings, endpoint).await;
     storage
         .check_ready()
@@ -121,8 +131,20 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
     if let Some(provider) = &dev_idp {
         record_refused_passwords(provider, &audit);
     }
+    let uploads = Uploads::new(
+        &settings,
+        storage.clone(),
+        audit.clone(),
+        options.clock.clone(),
+    );
+    let janitor = uploads
+        .clone()
+        .spawn_janitor(std::time::Duration::from_secs(
+            settings.janitor_interval_secs,
+        ));
     let state = AppState {
         settings: settings.clone(),
+        uploads,
         audit,
         storage,
         oidc: Arc::new(oidc),
@@ -152,6 +174,7 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
         local_addr,
         state,
         s3,
+        janitor,
         stop,
         server,
     })
@@ -160,9 +183,10 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
 /// Starts the embedded S3 endpoint when storage is embedded.
 async fn start_storage_endpoint(
     settings: &Settings,
+    given: Option<Endpoint>,
 ) -> anyhow::Result<(Option<EmbeddedS3>, Endpoint)> {
     if settings.storage == StorageMode::S3 {
-        return Ok((None, Endpoint::Aws));
+        return Ok((None, given.unwrap_or(Endpoint::Aws)));
     }
 
     // Credentials from the settings, else generated once and kept.
@@ -187,7 +211,7 @@ async fn start_storage_endpoint(
     })
     .await
     .context("failed to start the embedded S3 endpoint")?;
-    let endpoint = Endpoint::Embedded {
+    let endpoint = Endpoint::Static {
         url: s3.endpoint_url(),
         access_key_id,
         secret_access_key,

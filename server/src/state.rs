@@ -12,6 +12,7 @@ use crate::auth::roles::GroupMap;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::storage::Storage;
+use crate::uploads::Uploads;
 
 /// Shared, cheaply cloned state of one server instance.
 #[derive(Clone, Debug)]
@@ -19,6 +20,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub storage: Storage,
     pub audit: AuditTrail,
+    pub uploads: Uploads,
     pub oidc: Arc<RelyingParty>,
     pub groups: GroupMap,
     pub clock: Arc<dyn Clock>,

@@ -28,7 +28,7 @@ use tracing::instrument;
 
 use crate::clock::Clock;
 use crate::storage::{CreateOutcome, Storage};
-pub use record::{Action, AuditEvent, AuditRecord, GENESIS_HASH, Outcome};
+pub use record::{Action, AuditEvent, AuditFile, AuditRecord, GENESIS_HASH, Outcome};
 
 /// Where the portal trail's records live in the artifact bucket.
 pub const PREFIX: &str = "audit/portal/";

@@ -58,6 +58,19 @@ pub struct AuditEvent {
     /// was refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The files an upload concerns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<AuditFile>,
+}
+
+/// A file named by an upload record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFile {
+    pub path: String,
+    pub size: u64,
+    /// Whole-file SHA-256 in hex, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl AuditEvent {
@@ -78,7 +91,21 @@ impl AuditEvent {
             path: None,
             share_id: None,
             detail: None,
+            files: Vec::new(),
         }
+    }
+
+    /// Names the model and version the event concerns.
+    pub fn with_version(mut self, model: impl Into<String>, version: u64) -> Self {
+        self.model = Some(model.into());
+        self.version = Some(version);
+        self
+    }
+
+    /// Lists the files the event concerns.
+    pub fn with_files(mut self, files: Vec<AuditFile>) -> Self {
+        self.files = files;
+        self
     }
 
     /// Adds an explanation.

@@ -23,8 +23,9 @@ use crate::config::Settings;
 /// How to reach the S3 endpoint.
 #[derive(Clone, Debug)]
 pub enum Endpoint {
-    /// The endpoint inside this process, with its own credentials.
-    Embedded {
+    /// A known endpoint with fixed credentials: the one inside this
+    /// process, or (in tests) an S3 server they started.
+    Static {
         url: String,
         access_key_id: String,
         secret_access_key: SecretString,
@@ -63,7 +64,7 @@ impl Storage {
         // Both modes share one code path: only the endpoint and credentials
         // differ.
         let config = match endpoint {
-            Endpoint::Embedded {
+            Endpoint::Static {
                 url,
                 access_key_id,
                 secret_access_key,
@@ -273,10 +274,39 @@ impl Storage {
             .filter_map(|object| object.key().map(str::to_owned))
             .collect())
     }
+
+    /// Lists up to `limit` folder names (common prefixes ending in `/`)
+    /// directly under `prefix`, in key order, starting after
+    /// `start_after`; the flag says whether more follow.
+    #[instrument(skip_all, fields(s3.prefix = %prefix))]
+    pub async fn list_folders(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: i32,
+    ) -> anyhow::Result<(Vec<String>, bool)> {
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(limit)
+            .send()
+            .await
+            .with_context(|| format!("failed to list folders under {prefix}"))?;
+        let folders = output
+            .common_prefixes()
+            .iter()
+            .filter_map(|folder| folder.prefix().map(str::to_owned))
+            .collect();
+        Ok((folders, output.is_truncated() == Some(true)))
+    }
 }
 
 /// Whether an S3 error says a conditional write lost.
-fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+pub fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     matches!(status_of(error), Some(409 | 412))
         || matches!(
             error.code(),
@@ -285,7 +315,7 @@ fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E, HttpRespons
 }
 
 /// Whether an S3 error says the object does not exist.
-fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+pub fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     status_of(error) == Some(404) || error.code() == Some("NoSuchKey")
 }
 

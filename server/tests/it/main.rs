@@ -9,3 +9,4 @@ mod portal;
 mod process;
 mod s3;
 mod support;
+mod uploads;

@@ -257,7 +257,7 @@ async fn a_wrong_checksum_is_refused_with_bad_digest_and_stores_nothing(
             );
         }
         Kind::Moto => {
-            // moto 5.2 stores additional checksums without verifying them
+            // moto 5.1 stores additional checksums without verifying them
             // (its source says so in a TODO), so both writes succeed. Real
             // S3 and the embedded endpoint answer 400 BadDigest.
             assert!(sha.is_ok() && crc.is_ok());

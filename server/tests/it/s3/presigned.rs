@@ -67,7 +67,7 @@ async fn presigned_put_and_get_work_over_plain_http(t: &mut Target) -> anyhow::R
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if t.kind == Kind::Embedded {
-        // moto 5.2 ignores response-content-disposition; S3 honours it.
+        // moto 5.1 ignores response-content-disposition; S3 honours it.
         assert_eq!(
             disposition.as_deref(),
             Some("attachment; filename=\"file.bin\"")
@@ -111,7 +111,7 @@ async fn a_tampered_presigned_url_is_refused(t: &mut Target) -> anyhow::Result<(
             assert!(body.contains("SignatureDoesNotMatch"), "{body}");
         }
         Kind::Moto => {
-            // moto 5.2 does not verify SigV4 signatures, presigned or not:
+            // moto 5.1 does not verify SigV4 signatures, presigned or not:
             // a tampered URL is served. Only the embedded endpoint (and
             // real S3) refuse it.
             assert_eq!(swapped.status(), 200);
@@ -180,7 +180,7 @@ async fn a_presigned_part_url_binds_the_part_to_its_signed_checksum(
             assert_eq!(parts.parts()[0].size(), Some(70_000));
         }
         Kind::Moto => {
-            // moto 5.2 checks neither the signature nor the checksum, so
+            // moto 5.1 checks neither the signature nor the checksum, so
             // the swapped body is stored as the part (then replaced by the
             // honest one). Real S3 refuses it: this is the embedded
             // endpoint's behaviour, and what Coffer relies on.

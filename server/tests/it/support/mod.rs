@@ -9,6 +9,7 @@ use coffer_server::audit::AuditRecord;
 use coffer_server::clock::ManualClock;
 use coffer_server::config::Settings;
 use coffer_server::startup::{self, Running, StartOptions};
+use coffer_server::storage::Endpoint;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use scraper::{Html, Selector};
@@ -16,17 +17,32 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use url::Url;
 
+/// Buckets of a server on moto.
+const MOTO_BUCKET: &str = "coffer-it-artifacts";
+const MOTO_LOG_BUCKET: &str = "coffer-it-logs";
+
 /// The demo accounts' password.
 pub const DEMO_PASSWORD: &str = "coffer-demo";
+
+/// Where a test server keeps its buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded S3 endpoint (the default).
+    Embedded,
+    /// `--storage s3` against a moto server started for the test.
+    Moto,
+}
 
 /// One running server and what it needs.
 pub struct TestApp {
     pub url: String,
     pub clock: Arc<ManualClock>,
+    pub backend: Backend,
     running: Option<Running>,
     data: Arc<TempDir>,
     port: u16,
     extra_args: Vec<String>,
+    moto: Option<Arc<crate::s3::Target>>,
 }
 
 impl TestApp {
@@ -37,12 +53,41 @@ impl TestApp {
 
     /// A fresh server with extra command-line settings.
     pub async fn start_with(extra_args: &[&str]) -> TestApp {
+        TestApp::start_on(Backend::Embedded, extra_args).await
+    }
+
+    /// A fresh server on the given storage, with extra settings. On moto,
+    /// both buckets are created first, as an operator would.
+    pub async fn start_on(backend: Backend, extra_args: &[&str]) -> TestApp {
         let data = Arc::new(TempDir::new().expect("temporary data folder"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let port = listener.local_addr().expect("local address").port();
-        let extra_args = extra_args.iter().map(|arg| arg.to_string()).collect();
+        let mut extra_args: Vec<String> = extra_args.iter().map(|arg| arg.to_string()).collect();
         let clock = Arc::new(ManualClock::new());
-        boot(listener, port, data, clock, extra_args).await
+
+        let moto = match backend {
+            Backend::Embedded => None,
+            Backend::Moto => {
+                let moto = crate::s3::Target::moto().await.expect("moto starts");
+                moto.bucket(MOTO_BUCKET).await.expect("artifact bucket");
+                moto.bucket(MOTO_LOG_BUCKET).await.expect("log bucket");
+                extra_args.extend(
+                    [
+                        "--storage",
+                        "s3",
+                        "--bucket",
+                        MOTO_BUCKET,
+                        "--log-bucket",
+                        MOTO_LOG_BUCKET,
+                        "--s3-force-path-style",
+                        "true",
+                    ]
+                    .map(str::to_owned),
+                );
+                Some(Arc::new(moto))
+            }
+        };
+        boot(listener, port, data, clock, extra_args, moto).await
     }
 
     /// Stops the server and starts it again on the same port and data
@@ -59,6 +104,7 @@ impl TestApp {
             self.data.clone(),
             self.clock.clone(),
             self.extra_args.clone(),
+            self.moto.clone(),
         )
         .await
     }
@@ -109,6 +155,7 @@ async fn boot(
     data: Arc<TempDir>,
     clock: Arc<ManualClock>,
     extra_args: Vec<String>,
+    moto: Option<Arc<crate::s3::Target>>,
 ) -> TestApp {
     let url = format!("http://127.0.0.1:{port}");
     let data_dir = data.path().to_string_lossy().to_string();
@@ -130,6 +177,11 @@ async fn boot(
     let options = StartOptions {
         listener: Some(listener),
         clock: clock.clone(),
+        s3_endpoint: moto.as_ref().map(|moto| Endpoint::Static {
+            url: moto.endpoint.clone(),
+            access_key_id: "testing".to_owned(),
+            secret_access_key: "testing".to_owned().into(),
+        }),
     };
     let running = startup::start(settings, options)
         .await
@@ -137,10 +189,16 @@ async fn boot(
     TestApp {
         url,
         clock,
+        backend: if moto.is_some() {
+            Backend::Moto
+        } else {
+            Backend::Embedded
+        },
         running: Some(running),
         data,
         port,
         extra_args,
+        moto,
     }
 }
 
