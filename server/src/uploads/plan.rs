@@ -277,7 +277,7 @@ mod tests {
 
         for size in [1, 80 * GIB, 5 << 40] {
             let part = part_size_for(size);
-            assert!(part >= MIN_PART_SIZE && part % MIB == 0);
+            assert!(part >= MIN_PART_SIZE && part.is_multiple_of(MIB));
             assert!(u64::from(part_count_for(size, part)) <= MAX_PARTS, "{size}");
         }
     }

@@ -90,6 +90,27 @@ impl TestApp {
         boot(listener, port, data, clock, extra_args, moto).await
     }
 
+    /// A second server on the same moto buckets, with its own port and
+    /// data folder: another instance behind the same load balancer.
+    pub async fn another_instance(&self) -> TestApp {
+        let moto = self
+            .moto
+            .clone()
+            .expect("instances share buckets only on moto");
+        let data = Arc::new(TempDir::new().expect("temporary data folder"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let port = listener.local_addr().expect("local address").port();
+        boot(
+            listener,
+            port,
+            data,
+            self.clock.clone(),
+            self.extra_args.clone(),
+            Some(moto),
+        )
+        .await
+    }
+
     /// Stops the server and starts it again on the same port and data
     /// folder, as an operator's restart would.
     pub async fn restart(mut self) -> TestApp {

@@ -80,6 +80,18 @@ impl Uploader {
         }
     }
 
+    /// The same browser session, talking to another instance of the
+    /// portal (the session cookie is valid on every instance).
+    pub fn at_instance(&self, app: &TestApp) -> Uploader {
+        Uploader {
+            username: self.username.clone(),
+            base: app.url.clone(),
+            session: self.session.clone(),
+            csrf_token: self.csrf_token.clone(),
+            plain: self.plain.clone(),
+        }
+    }
+
     /// A request on the user's session; state-changing ones carry the
     /// CSRF token, as the upload page sends it.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {

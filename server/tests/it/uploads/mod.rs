@@ -14,6 +14,7 @@ mod access;
 mod client;
 mod completion;
 mod crash;
+mod instances;
 mod janitor;
 mod parts;
 mod publish;
