@@ -134,6 +134,27 @@ function expectFiles(
   }
 }
 
+/**
+ * Opens the upload page as `user`, slows every part PUT by `delayMs`, and
+ * starts uploading one generated file; answers once a part has started.
+ */
+async function startSlowUpload(
+  page: Page,
+  options: { file: string; size: number; seed: number; model: string; delayMs: number; user?: string },
+) {
+  const data = await makeFile(join(workDir, options.file), options.size, options.seed);
+  const model = modelName(options.model);
+  const portal = await openUploadPage(page, options.user);
+  await throttleStorage(page, portal, options.delayMs);
+  const puts = watchPuts(page, portal);
+
+  await page.getByTestId('model-name').fill(model);
+  await page.getByTestId('file-input').setInputFiles(data.file);
+  await page.getByTestId('start-upload').click();
+  await expect.poll(() => puts.started.length, { timeout: 60_000 }).toBeGreaterThan(0);
+  return { data, model, portal, puts };
+}
+
 let workDir: string;
 
 test.beforeEach(async () => {
@@ -199,15 +220,9 @@ test('alice uploads three files, one of 200 MiB, and gets version 1', async ({ p
 
 test('a paused upload starts no part until resumed, then completes', async ({ page }) => {
   test.setTimeout(180_000);
-  const data = await makeFile(join(workDir, 'pausable.bin'), 64 * MIB, 11);
-  const model = modelName('pause');
-  const portal = await openUploadPage(page);
-  await throttleStorage(page, portal, 1_500);
-  const puts = watchPuts(page, portal);
-
-  await page.getByTestId('model-name').fill(model);
-  await page.getByTestId('file-input').setInputFiles(data.file);
-  await page.getByTestId('start-upload').click();
+  const { data, model, puts } = await startSlowUpload(page, {
+    file: 'pausable.bin', size: 64 * MIB, seed: 11, model: 'pause', delayMs: 1_500,
+  });
   await expect.poll(() => puts.stored.length, { timeout: 60_000 }).toBeGreaterThan(0);
 
   // Paused: in-flight parts are stopped and no new one starts.
@@ -275,17 +290,10 @@ test('cancel aborts the upload: nothing stays open and the version is failed', a
   page,
 }) => {
   test.setTimeout(120_000);
-  const data = await makeFile(join(workDir, 'cancelled.bin'), 64 * MIB, 31);
-  const model = modelName('cancel');
   // Bob, so that no other test's upload can be open for this user.
-  const portal = await openUploadPage(page, 'bob');
-  await throttleStorage(page, portal, 1_500);
-  const puts = watchPuts(page, portal);
-
-  await page.getByTestId('model-name').fill(model);
-  await page.getByTestId('file-input').setInputFiles(data.file);
-  await page.getByTestId('start-upload').click();
-  await expect.poll(() => puts.started.length, { timeout: 60_000 }).toBeGreaterThan(0);
+  const { model, puts } = await startSlowUpload(page, {
+    file: 'cancelled.bin', size: 64 * MIB, seed: 31, model: 'cancel', delayMs: 1_500, user: 'bob',
+  });
   await expect.poll(async () => (await openUploads(page)).length).toBe(1);
 
   await page.getByTestId('cancel-upload').click();
@@ -309,7 +317,10 @@ test('a folder keeps its relative paths', async ({ page }) => {
 
   await page.getByTestId('model-name').fill(model);
   await page.getByTestId('folder-input').setInputFiles(folder);
-  await expect(page.getByTestId('file-path')).toHaveText(['bundle/model.bin', 'bundle/sub/config.json']);
+  await expect(page.getByTestId('file-path')).toHaveText([
+    'bundle/model.bin',
+    'bundle/sub/config.json',
+  ]);
   await page.getByTestId('start-upload').click();
   await expect(page.getByTestId('upload-done')).toBeVisible({ timeout: 60_000 });
 
@@ -372,16 +383,9 @@ plainTest(
   async ({ page, context }) => {
     plainTest.setTimeout(120_000);
     const errors = watchErrors(page);
-    const data = await makeFile(join(workDir, 'offline.bin'), 48 * MIB, 61);
-    const model = modelName('offline');
-    const portal = await openUploadPage(page);
-    await throttleStorage(page, portal, 1_000);
-    const puts = watchPuts(page, portal);
-
-    await page.getByTestId('model-name').fill(model);
-    await page.getByTestId('file-input').setInputFiles(data.file);
-    await page.getByTestId('start-upload').click();
-    await expect.poll(() => puts.started.length, { timeout: 60_000 }).toBeGreaterThan(0);
+    const { data, model, puts } = await startSlowUpload(page, {
+      file: 'offline.bin', size: 48 * MIB, seed: 61, model: 'offline', delayMs: 1_000,
+    });
 
     await context.setOffline(true);
     await expect(page.getByTestId('upload-status')).toContainText('network is gone');
@@ -398,17 +402,10 @@ plainTest(
 
 test('an unfinished upload can be discarded from the list after a reload', async ({ page }) => {
   test.setTimeout(120_000);
-  const data = await makeFile(join(workDir, 'discarded.bin'), 40 * MIB, 71);
-  const model = modelName('discard');
   // Dave, so that no other test's upload can be open for this user.
-  const portal = await openUploadPage(page, 'dave');
-  await throttleStorage(page, portal, 1_500);
-  const puts = watchPuts(page, portal);
-
-  await page.getByTestId('model-name').fill(model);
-  await page.getByTestId('file-input').setInputFiles(data.file);
-  await page.getByTestId('start-upload').click();
-  await expect.poll(() => puts.started.length, { timeout: 60_000 }).toBeGreaterThan(0);
+  const { data, model, puts } = await startSlowUpload(page, {
+    file: 'discarded.bin', size: 40 * MIB, seed: 71, model: 'discard', delayMs: 1_500, user: 'dave',
+  });
   await page.reload();
   await waitUntilLive(page);
 

@@ -142,9 +142,11 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
         .spawn_janitor(std::time::Duration::from_secs(
             settings.janitor_interval_secs,
         ));
+    let storage_origin = storage.presigned_origin().await?;
     let state = AppState {
         settings: settings.clone(),
         uploads,
+        storage_origin,
         audit,
         storage,
         oidc: Arc::new(oidc),

@@ -21,6 +21,9 @@ pub struct AppState {
     pub storage: Storage,
     pub audit: AuditTrail,
     pub uploads: Uploads,
+    /// Where browsers send upload parts (the bucket's origin), for the
+    /// pages' `connect-src`.
+    pub storage_origin: String,
     pub oidc: Arc<RelyingParty>,
     pub groups: GroupMap,
     pub clock: Arc<dyn Clock>,

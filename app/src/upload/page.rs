@@ -54,7 +54,11 @@ fn UploadWorkbench() -> impl IntoView {
     Effect::new(move |_| controls.mount());
 
     view! {
-        <section class="panel upload" data-testid="upload-page" data-ready=move || ui.hydrated.get().to_string()>
+        <section
+            class="panel upload"
+            data-testid="upload-page"
+            data-ready=move || ui.hydrated.get().to_string()
+        >
             <h1>"Upload a new version"</h1>
             <p class="notice" data-testid="needs-javascript" hidden=move || ui.hydrated.get()>
                 "Uploading needs JavaScript: your browser sends the files straight to storage, "
@@ -354,7 +358,9 @@ fn FileList(ui: UploadUi, controls: Controls) -> impl IntoView {
                         <For
                             each=rows
                             key=|row| row.clone()
-                            children=move |(index, _)| view! { <FileRowView index ui controls problems /> }
+                            children=move |(index, _)| {
+                                view! { <FileRowView index ui controls problems /> }
+                            }
                         />
                     </tbody>
                 </table>
@@ -391,7 +397,11 @@ fn FileRowView(
             </td>
             <td class="size">{size}</td>
             <td>
-                <progress max="100" value=share aria-label=move || format!("{} progress", path())></progress>
+                <progress
+                    max="100"
+                    value=share
+                    aria-label=move || format!("{} progress", path())
+                ></progress>
                 " "<span class="state">{state}</span>
             </td>
             <td>
@@ -435,13 +445,21 @@ fn Actions(ui: UploadUi, fields: Fields, controls: Controls) -> impl IntoView {
                 "Start upload"
             </button>
             <Show when=move || phase() == Phase::Running>
-                <button data-testid="pause-upload" on:click=move |_| controls.pause()>"Pause"</button>
+                <button data-testid="pause-upload" on:click=move |_| controls.pause()>
+                    "Pause"
+                </button>
             </Show>
             <Show when=move || matches!(phase(), Phase::Paused | Phase::Offline)>
-                <button data-testid="resume-upload" on:click=move |_| controls.resume()>"Resume"</button>
+                <button data-testid="resume-upload" on:click=move |_| controls.resume()>
+                    "Resume"
+                </button>
             </Show>
             <Show when=can_cancel>
-                <button data-testid="cancel-upload" class="danger" on:click=move |_| controls.cancel()>
+                <button
+                    data-testid="cancel-upload"
+                    class="danger"
+                    on:click=move |_| controls.cancel()
+                >
                     "Cancel upload"
                 </button>
             </Show>

@@ -36,12 +36,14 @@ pub async fn security_headers(
     let headers = response.headers_mut();
 
     // Scripts run only from this origin or with this request's nonce; the
-    // bundle needs WebAssembly compilation; nothing may frame the portal.
+    // bundle needs WebAssembly compilation; pages talk to the portal and
+    // send upload parts to the bucket; nothing may frame the portal.
     let csp = format!(
         "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self' {}; object-src 'none'; \
          base-uri 'none'; frame-ancestors 'none'; form-action 'self' {}",
         nonce.0,
+        state.storage_origin,
         form_targets(&state)
     );
     // A handler that set its own, stricter policy (the development

@@ -13,6 +13,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
@@ -113,6 +114,24 @@ impl Storage {
     /// The log bucket's name.
     pub fn log_bucket(&self) -> &str {
         &self.log_bucket
+    }
+
+    /// The origin (`scheme://host:port`) of the URLs this client presigns
+    /// for the artifact bucket: the page's CSP must let browsers reach it.
+    /// Read off a presigned URL, so it is right for every addressing style
+    /// and endpoint setting.
+    pub async fn presigned_origin(&self) -> anyhow::Result<String> {
+        let presigning = PresigningConfig::expires_in(std::time::Duration::from_secs(60))?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key("origin-probe")
+            .presigned(presigning)
+            .await
+            .context("could not presign a URL for the artifact bucket")?;
+        let url = url::Url::parse(presigned.uri()).context("the presigned URL does not parse")?;
+        Ok(url.origin().ascii_serialization())
     }
 
     /// Answers whether both buckets are reachable, for `/readyz`.

@@ -74,6 +74,19 @@ impl Caller<'_> {
     fn event(&self, action: Action, outcome: Outcome) -> AuditEvent {
         AuditEvent::new(&self.user.username, action, outcome, self.request_id)
     }
+
+    /// An event about an upload's version, with an explanation.
+    fn about(
+        &self,
+        session: &UploadSession,
+        action: Action,
+        outcome: Outcome,
+        detail: &str,
+    ) -> AuditEvent {
+        self.event(action, outcome)
+            .with_version(&session.model, session.version)
+            .with_detail(detail)
+    }
 }
 
 /// A part as S3 lists it.
@@ -552,15 +565,11 @@ impl Uploads {
                 session.version
             )));
         }
+        let reason = "cancelled by the uploader";
         self.audit
-            .record(
-                caller
-                    .event(Action::UploadAborted, Outcome::Success)
-                    .with_version(model, session.version)
-                    .with_detail("cancelled by the uploader"),
-            )
+            .record(caller.about(&session, Action::UploadAborted, Outcome::Success, reason))
             .await?;
-        self.discard(&session, "cancelled by the uploader").await?;
+        self.discard(&session, reason).await?;
         Ok(())
     }
 
@@ -618,10 +627,7 @@ impl Uploads {
             metadata: Default::default(),
             files: Vec::new(),
         };
-        let event = caller
-            .event(Action::UploadFailed, Outcome::Failure)
-            .with_version(model, version)
-            .with_detail(reason);
+        let event = caller.about(&session, Action::UploadFailed, Outcome::Failure, reason);
         if let Err(error) = self.audit.record(event).await {
             tracing::error!(error = %format!("{error:#}"), "could not record a failed upload");
         }
@@ -856,13 +862,9 @@ impl Uploads {
         // Only the uploader may see, sign, complete or cancel; the attempt
         // by anyone else is recorded.
         if !session.owner.is(caller.user) {
+            let detail = "upload belongs to another user";
             self.audit
-                .record(
-                    caller
-                        .event(Action::AccessDenied, Outcome::Denied)
-                        .with_version(model, session.version)
-                        .with_detail("upload belongs to another user"),
-                )
+                .record(caller.about(&session, Action::AccessDenied, Outcome::Denied, detail))
                 .await?;
             return Err(ApiError::Forbidden(
                 "this upload belongs to another user".into(),
@@ -910,12 +912,7 @@ impl Uploads {
         problem: &str,
     ) -> anyhow::Result<()> {
         self.audit
-            .record(
-                caller
-                    .event(Action::UploadFailed, Outcome::Failure)
-                    .with_version(&session.model, session.version)
-                    .with_detail(problem),
-            )
+            .record(caller.about(session, Action::UploadFailed, Outcome::Failure, problem))
             .await?;
         tracing::info!(upload.problem = %problem, "completion refused");
         Ok(())

@@ -20,6 +20,26 @@ async fn pages_carry_a_strict_csp_and_security_headers() {
         assert!(csp.contains(directive), "{directive} missing from {csp}");
     }
     assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    // Pages may send upload parts to the bucket's origin, and nowhere else.
+    let endpoint = url::Url::parse(&app.running().state.storage_origin).expect("origin");
+    let connect = csp
+        .split(';')
+        .map(str::trim)
+        .find(|directive| directive.starts_with("connect-src"))
+        .expect("connect-src");
+    assert_eq!(
+        connect,
+        format!(
+            "connect-src 'self' {}",
+            endpoint.origin().ascii_serialization()
+        )
+    );
+    assert_eq!(
+        endpoint.host_str(),
+        Some("127.0.0.1"),
+        "the embedded endpoint"
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers[CACHE_CONTROL], "no-store");
