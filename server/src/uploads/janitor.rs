@@ -42,7 +42,14 @@ impl Uploads {
         for session in &sessions {
             known.extend(session.files.iter().map(|file| file.multipart_id.clone()));
             if session.created_at < cutoff && !self.active_since(session, cutoff).await? {
-                self.abandon(session).await?;
+                // A completion that holds the lease wins; the next round
+                // looks again.
+                if self.take_lease(session).await.is_err() {
+                    continue;
+                }
+                let abandoned = self.abandon(session).await;
+                self.release_lease(session).await;
+                abandoned?;
                 report.sessions_aborted += 1;
             }
         }

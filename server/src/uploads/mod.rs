@@ -553,13 +553,29 @@ impl Uploads {
         upload_id: &str,
     ) -> Result<(), ApiError> {
         let session = self.load_owned(caller, model, upload_id).await?;
+
+        // Cancelling while a completion runs could delete what it is about
+        // to publish: both take the same lease.
+        self.take_lease(&session).await?;
+        let result = self.abort_leased(caller, &session).await;
+        self.release_lease(&session).await;
+        result
+    }
+
+    /// Cancelling, once this request holds the upload's lease.
+    async fn abort_leased(
+        &self,
+        caller: Caller<'_>,
+        session: &UploadSession,
+    ) -> Result<(), ApiError> {
+        let model = session.model.as_str();
         if self
             .registry
             .version(model, session.version)
             .await?
             .is_some()
         {
-            self.forget(&session).await?;
+            self.forget(session).await?;
             return Err(ApiError::Conflict(format!(
                 "version {} of {model} is already finished",
                 session.version
@@ -567,9 +583,9 @@ impl Uploads {
         }
         let reason = "cancelled by the uploader";
         self.audit
-            .record(caller.about(&session, Action::UploadAborted, Outcome::Success, reason))
+            .record(caller.about(session, Action::UploadAborted, Outcome::Success, reason))
             .await?;
-        self.discard(&session, reason).await?;
+        self.discard(session, reason).await?;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ mod completion;
 mod crash;
 mod instances;
 mod janitor;
+mod lease;
 mod parts;
 mod publish;
 mod validation;
