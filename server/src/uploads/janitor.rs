@@ -13,7 +13,7 @@ use anyhow::Context;
 use time::OffsetDateTime;
 
 use super::session::{SESSION_PREFIX, UploadSession};
-use super::{FILE_CONCURRENCY, Uploads};
+use super::Uploads;
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::registry::ARTIFACT_PREFIX;
 
@@ -176,7 +176,7 @@ impl Uploads {
                 let unknown = upload.upload_id().is_some_and(|id| !known.contains(id));
                 old && unknown
             });
-            for upload in orphans.take(FILE_CONCURRENCY * 128) {
+            for upload in orphans {
                 let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
                     continue;
                 };

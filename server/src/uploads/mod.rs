@@ -147,41 +147,18 @@ impl Uploads {
     ) -> Result<UploadStatus, ApiError> {
         let planned = plan::plan(model, request, &self.limits)?;
 
-        // A bound on open uploads per user keeps one account from opening
-        // multipart uploads without end.
-        let open = self.list(caller.user, None).await?;
-        if open.len() >= self.limits.max_open_uploads {
-            return Err(ApiError::TooManyUploads(format!(
-                "you have {} uploads open; finish or cancel one first (the limit is {})",
-                open.len(),
-                self.limits.max_open_uploads
-            )));
-        }
+        self.check_open_uploads(caller.user).await?;
 
         // The model exists from its first upload on; the number is claimed
         // race-free.
         let now = self.clock.now();
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
-        self.registry
-            .ensure_model(&ModelRecord {
-                name: model.to_owned(),
-                created_by: caller.user.username.clone(),
-                created_at: now,
-            })
-            .await?;
-        let version = self
-            .registry
-            .claim_next_version(model, &upload_id, &caller.user.username, now)
-            .await?;
+        let version = self.reserve_version(caller, model, &upload_id, now).await?;
 
         // The record is durable before anything is opened in S3.
         let files = planned
             .iter()
-            .map(|file| AuditFile {
-                path: file.path.clone(),
-                size: file.size,
-                sha256: file.declared_sha256.clone(),
-            })
+            .map(|file| audit_file(&file.path, file.size, file.declared_sha256.as_deref()))
             .collect();
         self.audit
             .record(
@@ -217,6 +194,47 @@ impl Uploads {
             }
         };
 
+        self.save(&session).await?;
+        tracing::info!(upload.id = %session.upload_id, model.version = version, upload.files = planned.len(), "upload started");
+        Ok(session.status(self.parallel_parts))
+    }
+
+    /// Refuses a start beyond the per-user bound on open uploads, which
+    /// keeps one account from opening multipart uploads without end.
+    async fn check_open_uploads(&self, user: &SessionUser) -> Result<(), ApiError> {
+        let open = self.list(user, None).await?;
+        if open.len() >= self.limits.max_open_uploads {
+            return Err(ApiError::TooManyUploads(format!(
+                "you have {} uploads open; finish or cancel one first (the limit is {})",
+                open.len(),
+                self.limits.max_open_uploads
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates the model's record if needed and claims its next version.
+    async fn reserve_version(
+        &self,
+        caller: Caller<'_>,
+        model: &str,
+        upload_id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<u64> {
+        self.registry
+            .ensure_model(&ModelRecord {
+                name: model.to_owned(),
+                created_by: caller.user.username.clone(),
+                created_at: now,
+            })
+            .await?;
+        self.registry
+            .claim_next_version(model, upload_id, &caller.user.username, now)
+            .await
+    }
+
+    /// Stores a new session and its owner's marker.
+    async fn save(&self, session: &UploadSession) -> anyhow::Result<()> {
         // The marker first: a session without one could not be listed.
         self.storage
             .put(
@@ -228,12 +246,11 @@ impl Uploads {
         self.storage
             .create(
                 &UploadSession::key(&session.upload_id),
-                to_json(&session)?,
+                to_json(session)?,
                 "application/json",
             )
             .await?;
-        tracing::info!(upload.id = %session.upload_id, model.version = version, upload.files = planned.len(), "upload started");
-        Ok(session.status(self.parallel_parts))
+        Ok(())
     }
 
     /// Opens one multipart upload per file, with SHA-256 part checksums.
@@ -483,42 +500,13 @@ impl Uploads {
             .collect();
         let completed = in_parallel(completing).await?;
 
-        let now = self.clock.now();
-        let manifest = Manifest {
-            model: session.model.clone(),
-            version: session.version,
-            state: VersionState::Available,
-            uploader: session.owner.username.clone(),
-            upload_id: session.upload_id.clone(),
-            created_at: session.created_at,
-            finished_at: now,
-            description: session.description.clone(),
-            metadata: session.metadata.clone(),
-            files: session
-                .files
-                .iter()
-                .zip(completed)
-                .zip(digests)
-                .map(|((file, s3_checksum), sha256)| ManifestFile {
-                    path: file.path.clone(),
-                    size: file.size,
-                    sha256,
-                    s3_checksum,
-                    key: file.key.clone(),
-                })
-                .collect(),
-            failure: None,
-        };
+        let manifest = available_manifest(&session, completed, digests, self.clock.now());
 
         // The record is durable before the version becomes visible.
         let files = manifest
             .files
             .iter()
-            .map(|file| AuditFile {
-                path: file.path.clone(),
-                size: file.size,
-                sha256: Some(file.sha256.clone()),
-            })
+            .map(|file| audit_file(&file.path, file.size, Some(&file.sha256)))
             .collect();
         self.audit
             .record(
@@ -1038,19 +1026,64 @@ fn state_name(state: VersionState) -> &'static str {
     }
 }
 
+/// The manifest of a version whose files all completed: `completed` and
+/// `digests` hold each file's S3 checksum and whole-file SHA-256, in the
+/// session's order.
+fn available_manifest(
+    session: &UploadSession,
+    completed: Vec<String>,
+    digests: Vec<String>,
+    now: OffsetDateTime,
+) -> Manifest {
+    let files = session
+        .files
+        .iter()
+        .zip(completed)
+        .zip(digests)
+        .map(|((file, s3_checksum), sha256)| ManifestFile {
+            path: file.path.clone(),
+            size: file.size,
+            sha256,
+            s3_checksum,
+            key: file.key.clone(),
+        })
+        .collect();
+    finished_manifest(session, now, VersionState::Available, files, None)
+}
+
+/// A file as audit records name it.
+fn audit_file(path: &str, size: u64, sha256: Option<&str>) -> AuditFile {
+    AuditFile {
+        path: path.to_owned(),
+        size,
+        sha256: sha256.map(str::to_owned),
+    }
+}
+
 /// The manifest of a version that will never be available.
 fn failed_manifest(session: &UploadSession, now: OffsetDateTime, reason: &str) -> Manifest {
+    finished_manifest(session, now, VersionState::Failed, Vec::new(), Some(reason))
+}
+
+/// What every finished version records about its upload.
+fn finished_manifest(
+    session: &UploadSession,
+    now: OffsetDateTime,
+    state: VersionState,
+    files: Vec<ManifestFile>,
+    failure: Option<&str>,
+) -> Manifest {
     Manifest {
         model: session.model.clone(),
         version: session.version,
-        state: VersionState::Failed,
+        state,
         uploader: session.owner.username.clone(),
         upload_id: session.upload_id.clone(),
         created_at: session.created_at,
         finished_at: now,
         description: session.description.clone(),
         metadata: session.metadata.clone(),
-        files: Vec::new(),
-        failure: Some(reason.to_owned()),
+        files,
+        failure: failure.map(str::to_owned),
     }
 }
