@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use time::OffsetDateTime;
 
-use super::session::{SESSION_PREFIX, UploadSession};
 use super::Uploads;
+use super::session::{SESSION_PREFIX, UploadSession};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::registry::ARTIFACT_PREFIX;
 
