@@ -161,17 +161,24 @@ impl Uploader {
     /// PUTs `body` to a part URL with the headers it came with, without
     /// cookies; answers the status and the S3 body.
     pub async fn put_part(&self, url: &PartUrl, body: &[u8]) -> (StatusCode, String) {
+        self.try_put_part(url, body).await.expect("PUT a part")
+    }
+
+    /// Like `put_part`, but answers the transport error too: an endpoint
+    /// may refuse a part from its headers alone and close the connection
+    /// while the body is still being sent.
+    pub async fn try_put_part(
+        &self,
+        url: &PartUrl,
+        body: &[u8],
+    ) -> Result<(StatusCode, String), reqwest::Error> {
         let mut request = self.plain.put(&url.url);
         for (name, value) in &url.headers {
             request = request.header(name, value);
         }
-        let response = request
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("PUT a part");
+        let response = request.body(body.to_vec()).send().await?;
         let status = response.status();
-        (status, response.text().await.unwrap_or_default())
+        Ok((status, response.text().await.unwrap_or_default()))
     }
 
     /// Signs and sends the given parts of a file, checking S3 took each.
