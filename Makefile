@@ -87,8 +87,11 @@ test-e2e: site-test chromium npm
 
 ## Benchmarks and packaging.
 
-bench:
-	cargo bench -p coffer-server --bench s3_throughput
+# The page half of the upload benchmark drives Chromium through the
+# release site.
+bench: site chromium npm
+	cargo bench -p coffer-server --bench s3_throughput --bench models_page \
+		--bench upload_page
 
 fmt:
 	cargo fmt --all

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_location;
 
 use crate::access::Access;
 use crate::session::{PageContext, Viewer};
+use crate::shares::recipient::is_recipient_path;
 
 /// The signed-in user, if any, from the page context.
 pub fn use_viewer() -> Option<Viewer> {
@@ -20,6 +21,22 @@ pub fn DevIdpBanner() -> impl IntoView {
             "Development sign-in is on: demo accounts with a published password can sign in. "
             "Never use this mode for real artifacts."
         </div>
+    }
+}
+
+/// The development banner and the top bar, on every page but a share
+/// link's: its recipient has no account and sees nothing of the portal.
+#[component]
+pub fn PortalChrome(dev_idp: bool) -> impl IntoView {
+    let pathname = use_location().pathname;
+    let for_users = Memo::new(move |_| !is_recipient_path(&pathname.get()));
+    move || {
+        for_users.get().then(|| {
+            view! {
+                {dev_idp.then(|| view! { <DevIdpBanner /> })}
+                <NavBar />
+            }
+        })
     }
 }
 

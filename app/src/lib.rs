@@ -2,12 +2,14 @@
 //! renders them, and the browser bundle, which hydrates them.
 
 pub mod access;
+pub mod audit;
 pub mod components;
 pub mod models;
 pub mod names;
 pub mod pages;
 pub mod server_fns;
 pub mod session;
+pub mod shares;
 #[cfg(feature = "ssr")]
 pub mod shell;
 pub mod upload;
@@ -15,11 +17,16 @@ pub mod upload;
 use leptos::prelude::*;
 use leptos_meta::{Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
-use crate::components::{DevIdpBanner, NavBar};
-use crate::pages::{AuditPage, HomePage, ModelsPage, NotFoundPage, SharesPage, SignInFailedPage};
+use crate::audit::page::AuditPage;
+use crate::components::PortalChrome;
+use crate::models::list::ModelsPage;
+use crate::models::model::ModelPage;
+use crate::pages::{HomePage, NotFoundPage, SignInFailedPage};
 use crate::session::PageContext;
+use crate::shares::page::SharesPage;
+use crate::shares::recipient::SharedPage;
 use crate::upload::page::UploadPage;
 
 /// The id of the element whose `data-context` attribute carries the
@@ -42,19 +49,25 @@ pub fn App() -> impl IntoView {
         <Title text="Coffer" />
         <div id=ROOT_ID data-context=serialized>
             <Router>
-                {dev_idp.then(|| view! { <DevIdpBanner /> })}
-                <NavBar />
+                <PortalChrome dev_idp />
                 <main class="page">
                     <Routes fallback=NotFoundPage>
                         <Route path=path!("/") view=HomePage />
                         <Route path=path!("/upload") view=UploadPage />
-                        <Route path=path!("/models") view=ModelsPage />
+                        <Route path=path!("/models") view=ModelsPage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/models/:name")
+                            view=ModelPage
+                            ssr=SsrMode::Async
+                        />
                         <Route
                             path=path!("/models/:name/versions/:version")
                             view=crate::models::version::VersionPage
+                            ssr=SsrMode::Async
                         />
-                        <Route path=path!("/shares") view=SharesPage />
-                        <Route path=path!("/audit") view=AuditPage />
+                        <Route path=path!("/shares") view=SharesPage ssr=SsrMode::Async />
+                        <Route path=path!("/s/:token") view=SharedPage ssr=SsrMode::Async />
+                        <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                         <Route path=path!("/auth/failed") view=SignInFailedPage />
                     </Routes>
                 </main>

@@ -3,8 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::access::Access;
-use crate::components::{Gate, NoAccess, use_viewer};
+use crate::components::{NoAccess, use_viewer};
 use crate::server_fns::{SessionReport, session_status};
 
 /// `/`: a landing page for visitors, a start page for users.
@@ -86,50 +85,6 @@ fn describe(status: &SessionReport) -> String {
         "Signed in as {} ({roles}); the session ends in {} minutes unless you stay active.",
         status.username, status.minutes_left
     )
-}
-
-/// A page whose feature is not part of this release yet.
-#[component]
-fn Upcoming(title: &'static str, what: &'static str) -> impl IntoView {
-    view! {
-        <section class="panel">
-            <h1>{title}</h1>
-            <p>{what}</p>
-        </section>
-    }
-}
-
-/// `/models`: every role.
-#[component]
-pub fn ModelsPage() -> impl IntoView {
-    view! {
-        <Gate access=Access::Browse>
-            <Upcoming title="Models" what="The model browser is not available in this release." />
-        </Gate>
-    }
-}
-
-/// `/shares`: data scientists and admins.
-#[component]
-pub fn SharesPage() -> impl IntoView {
-    view! {
-        <Gate access=Access::Upload>
-            <Upcoming title="Share links" what="Share links are not available in this release." />
-        </Gate>
-    }
-}
-
-/// `/audit`: compliance staff and admins.
-#[component]
-pub fn AuditPage() -> impl IntoView {
-    view! {
-        <Gate access=Access::Audit>
-            <Upcoming
-                title="Audit"
-                what="The audit dashboard is not available in this release; the trail is recorded and verifiable today."
-            />
-        </Gate>
-    }
 }
 
 /// `/auth/failed?reason=…`: why a sign-in did not complete, in words the

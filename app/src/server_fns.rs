@@ -17,8 +17,24 @@ pub enum AppError {
     Forbidden,
     #[error("There is no such thing here.")]
     NotFound,
+    #[error("{0}")]
+    Invalid(String),
     #[error("The server could not answer: {0}")]
     Transport(String),
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::models::catalog::CatalogError> for AppError {
+    fn from(error: crate::models::catalog::CatalogError) -> Self {
+        use crate::models::catalog::CatalogError;
+        match error {
+            CatalogError::BadRequest(message) => AppError::Invalid(message),
+            CatalogError::Forbidden => AppError::Forbidden,
+            CatalogError::Unavailable => {
+                AppError::Transport("the registry could not be read".into())
+            }
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
@@ -41,16 +57,12 @@ pub struct SessionReport {
 /// The caller's name, roles and remaining session time.
 #[server(prefix = "/_srv", endpoint = "session_status")]
 pub async fn session_status() -> Result<SessionReport, AppError> {
-    use crate::session::PageContext;
+    use crate::models::catalog::caller;
+    use crate::session::Viewer;
 
     // The server put the caller's verified session into the context; a
     // missing one means the request was not signed in.
-    let viewer = use_context::<PageContext>()
-        .and_then(|context| context.viewer)
-        .ok_or(AppError::SignInRequired)?;
-    if !viewer.may_browse() {
-        return Err(AppError::Forbidden);
-    }
+    let viewer = caller(Viewer::may_browse)?;
 
     // Whole minutes, never negative.
     let now = std::time::SystemTime::now()

@@ -11,30 +11,28 @@
     reason = "a benchmark reports its figures on standard output"
 )]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use coffer_server::storage::embedded::{EmbeddedS3, EmbeddedS3Config};
+use common::{MIB, env_number, s3_client, write_source};
 use futures::{StreamExt, TryStreamExt, stream};
 use secrecy::SecretString;
 
-const MIB: u64 = 1024 * 1024;
 const PART_MIB: u64 = 8;
 const PARTS_IN_FLIGHT: usize = 8;
 const BUCKET: &str = "bench";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let size_mib: u64 = std::env::var("COFFER_BENCH_MIB")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1024);
+    let size_mib = env_number("COFFER_BENCH_MIB", 1024);
 
     // Everything lives under target/, on the disk the data folder uses.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-s3");
@@ -55,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         cors_origins: Vec::new(),
     })
     .await?;
-    let client = client(&s3.endpoint_url());
+    let client = s3_client(&s3.endpoint_url(), "bench", "bench-secret-key");
 
     let put = timed(size_mib, put_single(&client, &source)).await?;
     let multipart = timed(size_mib, put_multipart(&client, size_mib)).await?;
@@ -93,42 +91,6 @@ async fn main() -> anyhow::Result<()> {
     println!("dd write (bs=8M, fsync)        {dd_write:8.1} MiB/s");
     println!("dd read  (bs=8M, page cache)   {dd_read:8.1} MiB/s");
     Ok(())
-}
-
-/// A file of pseudo-random bytes, written in 8 MiB chunks.
-fn write_source(path: &Path, size_mib: u64) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut chunk = vec![0u8; (PART_MIB * MIB) as usize];
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    for _ in 0..size_mib / PART_MIB {
-        for byte in chunk.iter_mut() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
-        }
-        file.write_all(&chunk)?;
-    }
-    file.flush()?;
-    Ok(())
-}
-
-fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "bench",
-            "bench-secret-key",
-            None,
-            None,
-            "bench",
-        ))
-        .force_path_style(true)
-        .build();
-    Client::from_conf(config)
 }
 
 /// MiB per second of a future that moves `size_mib`.

@@ -40,6 +40,15 @@ pub enum Switch {
     Off,
 }
 
+/// Whether compliance staff may download artifacts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ComplianceDownloads {
+    /// Compliance may download, as data scientists and admins do.
+    Allow,
+    /// Compliance may browse and audit but not download.
+    Deny,
+}
+
 /// Every setting of the server, as given on the command line or in the
 /// environment.
 #[derive(Clone, Debug, Parser)]
@@ -203,6 +212,16 @@ pub struct Settings {
     /// Seconds between two janitor rounds.
     #[arg(long, env = "COFFER_JANITOR_INTERVAL_SECS", default_value_t = 600)]
     pub janitor_interval_secs: u64,
+
+    /// Whether compliance staff may download artifacts: `allow` or `deny`.
+    /// They may browse and audit either way.
+    #[arg(
+        long,
+        env = "COFFER_COMPLIANCE_DOWNLOADS",
+        value_enum,
+        default_value = "allow"
+    )]
+    pub compliance_downloads: ComplianceDownloads,
 }
 
 impl Settings {
@@ -405,6 +424,18 @@ mod tests {
             assert_eq!(issuer.as_str(), typed);
         }
         assert!(Settings::try_parse_from(["coffer-server", "--oidc-issuer", "ftp://idp"]).is_err());
+    }
+
+    #[test]
+    fn compliance_may_download_unless_an_admin_forbids_it() {
+        assert_eq!(parse(&[]).compliance_downloads, ComplianceDownloads::Allow);
+        assert_eq!(
+            parse(&["--compliance-downloads", "deny"]).compliance_downloads,
+            ComplianceDownloads::Deny
+        );
+        assert!(
+            Settings::try_parse_from(["coffer-server", "--compliance-downloads", "maybe"]).is_err()
+        );
     }
 
     #[test]

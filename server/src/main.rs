@@ -1,9 +1,11 @@
 //! `coffer-server`: reads its settings, starts the portal, and stops
-//! cleanly on Ctrl-C or SIGTERM. `coffer-server --help` lists every
+//! cleanly on Ctrl-C or SIGTERM; in the Lambda runtime it answers API
+//! Gateway events instead. `coffer-server --help` lists every
 //! setting.
 
 use clap::Parser;
 use coffer_server::config::Settings;
+use coffer_server::lambda;
 use coffer_server::startup::{self, StartOptions};
 use coffer_server::telemetry;
 
@@ -11,6 +13,17 @@ use coffer_server::telemetry;
 async fn main() -> std::process::ExitCode {
     let settings = Settings::parse();
     telemetry::init(settings.log_format);
+
+    // Started by Lambda as `bootstrap`: answer its events, no listener.
+    if lambda::detected() {
+        return match startup::serve_lambda(settings).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "Coffer could not serve Lambda invocations");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
 
     // A failure to start is reported once, with its whole cause chain.
     let running = match startup::start(settings, StartOptions::default()).await {

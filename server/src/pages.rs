@@ -12,16 +12,23 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use coffer_app::App;
 use coffer_app::access::{Access, access_for};
-use coffer_app::models::catalog::{Catalog, CatalogHandle};
+use coffer_app::audit::api::{AuditQuery, AuditView, VerifyReport};
+use coffer_app::models::api::{ModelDetail, ModelList, ModelQuery, VersionPageData};
+use coffer_app::models::catalog::{BoxFuture, Catalog, CatalogError, CatalogHandle};
 use coffer_app::session::PageContext;
+use coffer_app::session::Role;
+use coffer_app::shares::api::{ShareList, SharedItem};
 use coffer_app::shell::{AssetTags, LinkTag, shell};
+use coffer_app::upload::api::VersionView;
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use scraper::{Html, Selector};
 
+use crate::api::audit::AUDITORS;
 use crate::audit::{Action, AuditEvent, Outcome};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, SessionUser};
+use crate::dashboard;
 use crate::error::ApiError;
 use crate::http::headers::CspNonce;
 use crate::http::request_id::request_id_of;
@@ -61,20 +68,154 @@ pub async fn page_context(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let viewer = request
+    let user = request
         .extensions()
         .get::<CurrentUser>()
-        .and_then(|current| current.0.as_ref())
-        .map(|user| user.viewer(&state));
+        .and_then(|current| current.0.clone());
+    let viewer = user.as_ref().map(|user| user.viewer(&state));
     request.extensions_mut().insert(PageContext {
         viewer,
         dev_idp: state.dev_idp,
     });
 
-    // Server functions read the registry through this handle.
-    let catalog: Arc<dyn Catalog> = Arc::new(state.uploads.registry().clone());
+    // Server functions read the registry and links through this handle,
+    // bound to this request's caller.
+    let catalog: Arc<dyn Catalog> = Arc::new(PortalCatalog { state, user });
     request.extensions_mut().insert(CatalogHandle(catalog));
     next.run(request).await
+}
+
+/// The catalog pages read, for one request's caller. Role checks happen in
+/// the server functions, which know which page asks.
+struct PortalCatalog {
+    state: AppState,
+    user: Option<SessionUser>,
+}
+
+impl Catalog for PortalCatalog {
+    fn models(&self, query: ModelQuery) -> BoxFuture<'_, Result<ModelList, CatalogError>> {
+        Box::pin(async move {
+            self.state
+                .browse
+                .models(&query)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn model(
+        &self,
+        model: String,
+        below: Option<u64>,
+    ) -> BoxFuture<'_, Result<Option<ModelDetail>, CatalogError>> {
+        Box::pin(async move {
+            self.state
+                .browse
+                .model(&model, below)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn version(
+        &self,
+        model: String,
+        version: u64,
+    ) -> BoxFuture<'_, Result<Option<VersionView>, CatalogError>> {
+        Box::pin(async move {
+            self.state
+                .browse
+                .version(&model, version)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn version_page(
+        &self,
+        model: String,
+        version: u64,
+    ) -> BoxFuture<'_, Result<Option<VersionPageData>, CatalogError>> {
+        Box::pin(async move {
+            self.state
+                .browse
+                .version_page(&model, version)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn shares(&self) -> BoxFuture<'_, Result<ShareList, CatalogError>> {
+        Box::pin(async move {
+            let user = self.user.as_ref().ok_or(CatalogError::Forbidden)?;
+            let all = user.roles.contains(&Role::Admin);
+            self.state
+                .shares
+                .list(user, all)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn shared(&self, token: String) -> BoxFuture<'_, Result<Option<SharedItem>, CatalogError>> {
+        Box::pin(async move {
+            self.state
+                .shares
+                .shared(&token)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn audit_view(&self, query: AuditQuery) -> BoxFuture<'_, Result<AuditView, CatalogError>> {
+        Box::pin(async move {
+            self.require_auditor()?;
+            let request = dashboard::parse_query(&query).map_err(catalog_error)?;
+            self.state
+                .dashboard
+                .view(&request)
+                .await
+                .map_err(catalog_error)
+        })
+    }
+
+    fn verify_trail(&self) -> BoxFuture<'_, Result<VerifyReport, CatalogError>> {
+        Box::pin(async move {
+            self.require_auditor()?;
+            self.state
+                .audit
+                .verify()
+                .await
+                .map_err(|cause| catalog_error(ApiError::Internal(cause)))
+        })
+    }
+}
+
+impl PortalCatalog {
+    /// The dashboard reads are for compliance staff and admins, whichever
+    /// page or function asks.
+    fn require_auditor(&self) -> Result<(), CatalogError> {
+        let user = self.user.as_ref().ok_or(CatalogError::Forbidden)?;
+        if user.roles.iter().any(|role| AUDITORS.contains(role)) {
+            Ok(())
+        } else {
+            Err(CatalogError::Forbidden)
+        }
+    }
+}
+
+/// What a page may learn of a failure; storage causes go to the log once,
+/// here at the edge.
+fn catalog_error(error: ApiError) -> CatalogError {
+    match error {
+        ApiError::BadRequest(message) => CatalogError::BadRequest(message),
+        ApiError::Forbidden(_) | ApiError::Unauthorized => CatalogError::Forbidden,
+        ApiError::Internal(cause) => {
+            tracing::error!(error = %format!("{cause:#}"), "a page could not read the registry");
+            CatalogError::Unavailable
+        }
+        other => CatalogError::BadRequest(other.to_string()),
+    }
 }
 
 /// Enforces each page's access rule before it renders: signed-out

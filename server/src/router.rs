@@ -27,6 +27,7 @@ use crate::error::json_error;
 use crate::http::headers::security_headers;
 use crate::http::request_id::{MakeRandomRequestId, REQUEST_ID_HEADER, request_id_of};
 use crate::pages;
+use crate::shares;
 use crate::state::AppState;
 
 /// Every route of one server instance.
@@ -89,6 +90,7 @@ fn portal(state: &AppState) -> Router<AppState> {
         .route("/auth/callback", get(auth_routes::callback))
         .route("/logout", post(auth_routes::logout))
         .route("/_srv/{*name}", post(server_function))
+        .route("/s/{token}/files/{*path}", get(shares::routes::download))
         .nest("/api/v1", api::router())
         .merge(pages::router(state))
         .fallback(pages::not_found)
@@ -130,14 +132,26 @@ async fn server_function(request: Request) -> axum::response::Response {
 }
 
 /// One span per request: method, path and request id; never the query,
-/// which may carry an authorization code.
+/// which may carry an authorization code, and never a share link's token.
 fn request_span(request: &Request<Body>) -> tracing::Span {
     tracing::info_span!(
         "request",
         http.method = %request.method(),
-        http.path = %request.uri().path(),
+        http.path = %redact_path(request.uri().path()),
         request.id = %request_id_of(request.extensions()),
     )
+}
+
+/// A path as logs may show it: a share link's token (`/s/<token>/…`) is a
+/// bearer credential, so it becomes `…`.
+fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/s/") {
+        Some(rest) => {
+            let after_token = rest.find('/').map_or("", |at| &rest[at..]);
+            format!("/s/…{after_token}").into()
+        }
+        None => path.into(),
+    }
 }
 
 /// A panic becomes a plain 500; the request id in the response header lets
@@ -153,3 +167,20 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<B
 
 /// How long shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_tokens_never_reach_the_logged_path() {
+        assert_eq!(redact_path("/s/abcDEF123_-"), "/s/…");
+        assert_eq!(
+            redact_path("/s/abcDEF123_-/files/a/b.bin"),
+            "/s/…/files/a/b.bin"
+        );
+        assert_eq!(redact_path("/s/"), "/s/…");
+        assert_eq!(redact_path("/shares"), "/shares");
+        assert_eq!(redact_path("/models/s/x"), "/models/s/x");
+    }
+}

@@ -13,11 +13,18 @@ use tokio::task::JoinHandle;
 
 use crate::audit::{Action, AuditEvent, AuditTrail, Outcome};
 use crate::auth::oidc::{OidcSettings, RelyingParty};
+use crate::browse::Browse;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Settings, StorageMode};
+use crate::config::{Settings, StorageMode, Switch};
+use crate::dashboard::Dashboard;
+use crate::dashboard::access_logs::AccessLogStream;
+use crate::dashboard::cloudtrail::LookupStream;
+use crate::dashboard::portal::PortalStream;
+use crate::dashboard::trail_files::TrailFileStream;
 use crate::dev_idp::{DevIdp, DevIdpConfig};
 use crate::pages;
 use crate::router;
+use crate::shares::Shares;
 use crate::state::AppState;
 use crate::storage::embedded::{self, EmbeddedS3, EmbeddedS3Config};
 use crate::storage::{Endpoint, Storage};
@@ -34,6 +41,9 @@ pub struct StartOptions {
     /// default chain, so one test process can run servers against
     /// different S3 servers.
     pub s3_endpoint: Option<Endpoint>,
+    /// Where CloudTrail's `LookupEvents` is asked, instead of the embedded
+    /// endpoint (embedded storage) or the SDK's default chain (`s3`).
+    pub cloudtrail_endpoint: Option<Endpoint>,
 }
 
 impl Default for StartOptions {
@@ -42,6 +52,7 @@ impl Default for StartOptions {
             listener: None,
             clock: Arc::new(SystemClock),
             s3_endpoint: None,
+            cloudtrail_endpoint: None,
         }
     }
 }
@@ -53,6 +64,7 @@ pub struct Running {
     pub state: AppState,
     s3: Option<EmbeddedS3>,
     janitor: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -64,6 +76,7 @@ impl Running {
         // The janitor's work is idempotent: a round cut short is redone by
         // the next start.
         self.janitor.abort();
+        self.sweeper.abort();
         let _ = self.stop.send(());
         match tokio::time::timeout(router::SHUTDOWN_GRACE, self.server).await {
             Ok(joined) => joined.context("the server task failed")??,
@@ -73,6 +86,15 @@ impl Running {
             s3.shutdown().await?;
         }
         Ok(())
+    }
+
+    /// Writes the embedded endpoint's buffered access log lines and trail
+    /// records now, rather than at the next delivery; nothing to do on S3.
+    pub async fn flush_logs(&self) -> anyhow::Result<()> {
+        match &self.s3 {
+            Some(s3) => s3.flush_access_log().await,
+            None => Ok(()),
+        }
     }
 
     /// Waits until the server stops by itself (it does not, short of an
@@ -91,9 +113,15 @@ impl Running {
 pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<Running> {
     settings.validate()?;
     let settings = Arc::new(settings);
+    let StartOptions {
+        listener,
+        clock,
+        s3_endpoint,
+        cloudtrail_endpoint,
+    } = options;
 
     // The listener first: with port 0 the public URL is known only now.
-    let listener = match options.listener {
+    let listener = match listener {
         Some(listener) => listener,
         None => TcpListener::bind(settings.listen)
             .await
@@ -101,9 +129,66 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
     };
     let local_addr = listener.local_addr()?;
 
+    // Everything the routes need, then the routes.
+    let portal = assemble(settings.clone(), clock, s3_endpoint, cloudtrail_endpoint).await?;
+
+    // Serve until told to stop, letting requests in flight finish.
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = portal.app;
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    tracing::info!(portal.addr = %local_addr, portal.url = %settings.public_url, "Coffer is listening");
+
+    Ok(Running {
+        local_addr,
+        state: portal.state,
+        s3: portal.s3,
+        janitor: portal.janitor,
+        sweeper: portal.sweeper,
+        stop,
+        server,
+    })
+}
+
+/// Serves API Gateway (HTTP API) events for as long as the Lambda runtime
+/// keeps the process: the same routes as [`start`], without a listener.
+pub async fn serve_lambda(settings: Settings) -> anyhow::Result<()> {
+    settings.validate()?;
+    crate::lambda::check_settings(&settings)?;
+
+    // Background sweeps run while invocations keep the environment thawed.
+    let portal = assemble(Arc::new(settings), Arc::new(SystemClock), None, None).await?;
+    tracing::info!("Coffer is serving Lambda invocations");
+    crate::lambda::serve(portal.app).await
+}
+
+/// One instance's routes and what runs beside them, before it serves.
+struct Portal {
+    state: AppState,
+    app: axum::Router,
+    s3: Option<EmbeddedS3>,
+    janitor: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+}
+
+/// Storage, identity, the services over them and the routes.
+async fn assemble(
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+    s3_endpoint: Option<Endpoint>,
+    cloudtrail_endpoint: Option<Endpoint>,
+) -> anyhow::Result<Portal> {
     // Storage: the embedded endpoint, or AWS through the default chain.
-    let (s3, endpoint) = start_storage_endpoint(&settings, options.s3_endpoint.clone()).await?;
-    let storage = Storage::connect(&settings, endpoint).await;
+    let (s3, endpoint) = start_storage_endpoint(&settings, s3_endpoint).await?;
+    let storage = Storage::connect(&settings, endpoint.clone()).await;
     storage
         .check_ready()
         .await
@@ -127,58 +212,103 @@ pub async fn start(settings: Settings, options: StartOptions) -> anyhow::Result<
         .site_root(settings.site_dir.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .build();
-    let audit = AuditTrail::new(storage.clone(), options.clock.clone());
+    let audit = AuditTrail::new(storage.clone(), clock.clone());
     if let Some(provider) = &dev_idp {
         record_refused_passwords(provider, &audit);
     }
-    let uploads = Uploads::new(
-        &settings,
-        storage.clone(),
-        audit.clone(),
-        options.clock.clone(),
-    );
+    let uploads = Uploads::new(&settings, storage.clone(), audit.clone(), clock.clone());
     let janitor = uploads
         .clone()
         .spawn_janitor(std::time::Duration::from_secs(
             settings.janitor_interval_secs,
         ));
     let storage_origin = storage.presigned_origin().await?;
+    let browse = Browse::new(storage.clone(), audit.clone(), clock.clone());
+    let shares = Shares::new(storage.clone(), audit.clone(), clock.clone());
+    let dashboard = dashboard(&settings, &storage, &audit, &endpoint, cloudtrail_endpoint).await;
+    let sweeper = spawn_index_sweep(audit.clone());
     let state = AppState {
         settings: settings.clone(),
         uploads,
+        browse,
+        shares,
+        dashboard,
         storage_origin,
         audit,
         storage,
         oidc: Arc::new(oidc),
         groups: settings.group_roles.clone(),
-        clock: options.clock,
+        clock,
         dev_idp: dev_idp.is_some(),
         assets,
         leptos,
     };
     let app = router::build(state.clone(), dev_idp.as_ref());
-
-    // Serve until told to stop, letting requests in flight finish.
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    tracing::info!(portal.addr = %local_addr, portal.url = %settings.public_url, "Coffer is listening");
-
-    Ok(Running {
-        local_addr,
+    Ok(Portal {
         state,
+        app,
         s3,
         janitor,
-        stop,
-        server,
+        sweeper,
+    })
+}
+
+/// The compliance dashboard's sources: the trail, CloudTrail (the embedded
+/// endpoint plays its part in embedded mode) and the log bucket.
+async fn dashboard(
+    settings: &Settings,
+    storage: &Storage,
+    audit: &AuditTrail,
+    storage_endpoint: &Endpoint,
+    given: Option<Endpoint>,
+) -> Dashboard {
+    let embedded = settings.storage == StorageMode::Embedded;
+    let lookup = match settings.cloudtrail {
+        Switch::Off => None,
+        Switch::On => {
+            let endpoint = given.unwrap_or_else(|| {
+                if embedded {
+                    storage_endpoint.clone()
+                } else {
+                    Endpoint::Aws
+                }
+            });
+            Some(LookupStream::connect(&endpoint).await)
+        }
+    };
+    let logs = storage.log_storage();
+    Dashboard::new(
+        PortalStream::new(audit.clone()),
+        lookup,
+        TrailFileStream::new(logs.clone()),
+        AccessLogStream::new(logs, audit.clone(), settings.bucket.clone()),
+        embedded.then_some(settings.access_log_flush_secs),
+    )
+}
+
+/// How often the audit index is checked for records a crash left out.
+const INDEX_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Indexes audit records whose writer stopped before indexing them: once at
+/// start, then every few minutes. A sweep cut short is redone by the next.
+fn spawn_index_sweep(audit: AuditTrail) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match audit.sweep_index().await {
+                Ok(sweep) if sweep.repaired > 0 => {
+                    tracing::warn!(
+                        audit.repaired = sweep.repaired,
+                        audit.watermark = sweep.watermark,
+                        "indexed audit records a crash had left out"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "could not sweep the audit index");
+                }
+            }
+            tokio::time::sleep(INDEX_SWEEP_INTERVAL).await;
+        }
     })
 }
 

@@ -9,8 +9,11 @@ use leptos::config::LeptosOptions;
 use crate::audit::AuditTrail;
 use crate::auth::oidc::RelyingParty;
 use crate::auth::roles::GroupMap;
+use crate::browse::Browse;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::dashboard::Dashboard;
+use crate::shares::Shares;
 use crate::storage::Storage;
 use crate::uploads::Uploads;
 
@@ -21,6 +24,10 @@ pub struct AppState {
     pub storage: Storage,
     pub audit: AuditTrail,
     pub uploads: Uploads,
+    pub browse: Browse,
+    pub shares: Shares,
+    /// The compliance dashboard's sources.
+    pub dashboard: Dashboard,
     /// Where browsers send upload parts (the bucket's origin), for the
     /// pages' `connect-src`.
     pub storage_origin: String,

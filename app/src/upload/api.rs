@@ -185,6 +185,9 @@ pub struct VersionView {
     pub failure: Option<String>,
     /// The version's page.
     pub url: String,
+    /// Aliases pointing at this version, sorted.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// Bytes as people read them: `1.5 GiB`.

@@ -1,6 +1,6 @@
-//! Requests the upload page sends through the browser's `fetch`: Coffer's
-//! JSON API (with the session cookie and CSRF token) and the storage's
-//! presigned part URLs (with neither).
+//! Requests pages send through the browser's `fetch`: Coffer's JSON API
+//! (with the session cookie and CSRF token) and the storage's presigned
+//! part URLs (with neither). Every hydrated page uses [`Client`].
 
 use std::fmt;
 
@@ -120,10 +120,11 @@ impl Client {
         Ok(list.uploads)
     }
 
-    /// `GET /api/v1/models?prefix=`: names to suggest while typing.
+    /// `GET /api/v1/models?q=`: names to suggest while typing (models with
+    /// a word of their name starting with what was typed).
     pub async fn models(&self, prefix: &str) -> Result<Vec<ModelSuggestion>, ApiError> {
         let prefix = String::from(js_sys::encode_uri_component(prefix));
-        let list: ModelList = self.get(&format!("/api/v1/models?prefix={prefix}")).await?;
+        let list: ModelList = self.get(&format!("/api/v1/models?q={prefix}")).await?;
         Ok(list
             .models
             .into_iter()
@@ -173,23 +174,48 @@ impl Client {
 
     /// `DELETE /api/v1/models/{name}/uploads/{id}`: aborts the upload.
     pub async fn abort(&self, model: &str, id: &str) -> Result<(), ApiError> {
-        let path = format!("/api/v1/models/{model}/uploads/{id}");
-        self.send("DELETE", &path, None).await.map(drop)
+        self.delete(&format!("/api/v1/models/{model}/uploads/{id}"))
+            .await
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    /// `GET` a JSON answer from the API.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let text = self.send("GET", path, None).await?;
         parse(path, &text)
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(
+    /// `POST` a JSON body and read the JSON answer.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        self.send_json("POST", path, body).await
+    }
+
+    /// `PUT` a JSON body and read the JSON answer.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        self.send_json("PUT", path, body).await
+    }
+
+    /// `DELETE` a resource; the answer's body is not read.
+    pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
+        self.send("DELETE", path, None).await.map(drop)
+    }
+
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
         path: &str,
         body: &B,
     ) -> Result<T, ApiError> {
         let json = serde_json::to_string(body)
             .map_err(|error| ApiError::Invalid(format!("could not encode the request: {error}")))?;
-        let text = self.send("POST", path, Some(&json)).await?;
+        let text = self.send(method, path, Some(&json)).await?;
         parse(path, &text)
     }
 

@@ -8,7 +8,7 @@ pub mod plan;
 pub mod state;
 
 #[cfg(feature = "hydrate")]
-mod client;
+pub mod client;
 #[cfg(feature = "hydrate")]
 mod engine;
 #[cfg(feature = "hydrate")]

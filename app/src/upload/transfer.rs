@@ -31,6 +31,11 @@ use crate::upload::state::{FileState, Phase, Progress, UploadUi};
 /// Most parts one signing request may name.
 const MAX_SIGN_BATCH: usize = 100;
 
+/// Parts read and hashed ahead of the one the whole-file hash needs next:
+/// reading and the per-part digest of the next parts overlap with feeding
+/// this one into the whole-file hash, which must see the bytes in order.
+const READS_AHEAD: usize = 3;
+
 /// A URL this close to expiring is asked for again rather than used.
 const URL_MARGIN_MS: f64 = 30_000.0;
 
@@ -49,7 +54,11 @@ pub enum Event {
     Network {
         online: bool,
     },
-    Read(Result<ReadPart, String>),
+    Read {
+        source: usize,
+        number: u32,
+        result: Result<ReadPart, String>,
+    },
     Signed {
         source: usize,
         numbers: Vec<u32>,
@@ -65,8 +74,6 @@ pub enum Event {
 
 /// A part read and hashed, on its way to the loop.
 pub struct ReadPart {
-    source: usize,
-    number: u32,
     data: ArrayBuffer,
     /// Base64 SHA-256, as the part URL will sign it.
     sha256: String,
@@ -142,10 +149,16 @@ pub struct Transfer {
     sender: UnboundedSender<Event>,
     /// PUTs in flight at most, as Coffer advises.
     parallel: usize,
-    /// The next part to read, in file order; `None` once all are read.
+    /// The next part to start reading, in file order; `None` once every
+    /// read has started.
     next_read: Option<(usize, u32)>,
-    reading: bool,
-    /// The whole-file hash of the file being read.
+    /// Reads started and not yet answered.
+    reading: usize,
+    /// The next part the whole-file hash takes; `None` once all are fed.
+    next_feed: Option<(usize, u32)>,
+    /// Parts read ahead of `next_feed`, by file and number.
+    read_ahead: BTreeMap<(usize, u32), ReadPart>,
+    /// The whole-file hash of the file being fed.
     hasher: Sha256,
     digests: Vec<Option<String>>,
     /// Read parts not yet stored nor in flight, in file order.
@@ -211,11 +224,13 @@ impl Transfer {
             model: status.model,
             upload_id: status.upload_id,
             next_read: (!sources.is_empty()).then_some((0, 1)),
+            next_feed: (!sources.is_empty()).then_some((0, 1)),
+            read_ahead: BTreeMap::new(),
             digests: vec![None; sources.len()],
             sources,
             sender,
             parallel: status.parallel_parts.clamp(1, 32) as usize,
-            reading: false,
+            reading: 0,
             hasher: Sha256::new(),
             queue: VecDeque::new(),
             signing: false,
@@ -266,7 +281,11 @@ impl Transfer {
             }
             Event::Network { online: false } => self.go_offline(),
             Event::Network { online: true } => self.back_online(),
-            Event::Read(result) => self.on_read(result),
+            Event::Read {
+                source,
+                number,
+                result,
+            } => self.on_read(source, number, result),
             Event::Signed {
                 source,
                 numbers,
@@ -287,8 +306,8 @@ impl Transfer {
             self.start_signing();
             self.start_reading();
         }
-        let idle = !self.reading && self.queue.is_empty() && self.in_flight.is_empty();
-        if self.next_read.is_none() && idle {
+        let idle = self.reading == 0 && self.queue.is_empty() && self.in_flight.is_empty();
+        if self.next_feed.is_none() && idle {
             self.end = Some(self.digests());
         }
     }
@@ -375,71 +394,84 @@ impl Transfer {
         self.end = Some(End::Failed(message));
     }
 
-    /// Reads the next part, one at a time so the whole-file hash sees the
-    /// bytes in order; at most `parallel` read parts wait to be sent.
+    /// Starts reading the next parts, a few ahead of the whole-file hash;
+    /// at most `parallel` parts wait, read, to be sent.
     fn start_reading(&mut self) {
-        if self.reading || self.queue.len() >= self.parallel {
-            return;
+        loop {
+            let waiting = self.queue.len() + self.read_ahead.len() + self.reading;
+            if self.reading >= READS_AHEAD || waiting >= self.parallel {
+                return;
+            }
+            let Some((source, number)) = self.next_read else {
+                return;
+            };
+            let item = &self.sources[source];
+            let (start, end) = part_bounds(item.size, item.part_size, number);
+            self.reading += 1;
+            self.next_read = self.part_after(source, number);
+
+            let file = item.file.clone();
+            let sender = self.sender.clone();
+            spawn_local(async move {
+                let result = read_part(&file, start, end)
+                    .await
+                    .map(|(data, sha256)| ReadPart { data, sha256 });
+                let _ = sender.unbounded_send(Event::Read {
+                    source,
+                    number,
+                    result,
+                });
+            });
         }
-        let Some((source, number)) = self.next_read else {
-            return;
-        };
-        let item = &self.sources[source];
-        let (start, end) = part_bounds(item.size, item.part_size, number);
+    }
+
+    /// Keeps a part read, then feeds every part that is next in order.
+    fn on_read(&mut self, source: usize, number: u32, result: Result<ReadPart, String>) {
+        self.reading -= 1;
+        match result {
+            Ok(part) => {
+                self.read_ahead.insert((source, number), part);
+            }
+            Err(error) => {
+                let path = self.sources[source].path.clone();
+                return self.fail(format!("Could not read {path}: {error}"));
+            }
+        }
+        while let Some(next) = self.next_feed {
+            let Some(part) = self.read_ahead.remove(&next) else {
+                break;
+            };
+            self.next_feed = self.part_after(next.0, next.1);
+            self.on_fed(next.0, next.1, part);
+        }
+    }
+
+    /// Feeds a part into its file's whole-file hash, in order, then keeps
+    /// it to send, or counts it as stored when the storage already holds
+    /// the same bytes.
+    fn on_fed(&mut self, source: usize, number: u32, part: ReadPart) {
+        // Feed the whole-file hash, then let the bytes go.
         if number == 1 {
             self.hasher = Sha256::new();
         }
-        self.reading = true;
-
-        let file = item.file.clone();
-        let sender = self.sender.clone();
-        spawn_local(async move {
-            let result = read_part(&file, start, end)
-                .await
-                .map(|(data, sha256)| ReadPart {
-                    source,
-                    number,
-                    data,
-                    sha256,
-                });
-            let _ = sender.unbounded_send(Event::Read(result));
-        });
-    }
-
-    fn on_read(&mut self, result: Result<ReadPart, String>) {
-        self.reading = false;
-        let part = match result {
-            Ok(part) => part,
-            Err(error) => {
-                let path = self
-                    .next_read
-                    .map(|(source, _)| self.sources[source].path.clone());
-                let path = path.unwrap_or_default();
-                return self.fail(format!("Could not read {path}: {error}"));
-            }
-        };
-
-        // Feed the whole-file hash, then let the bytes go.
         local::feed(&mut self.hasher, &part.data);
-        let item = &self.sources[part.source];
-        if part.number >= item.part_count {
+        let item = &self.sources[source];
+        if number >= item.part_count {
             let digest = std::mem::take(&mut self.hasher).finalize();
-            self.digests[part.source] = Some(hex::encode(digest));
+            self.digests[source] = Some(hex::encode(digest));
         }
-        self.next_read = self.part_after(part.source, part.number);
 
         // A part the storage already holds with the same bytes is kept.
-        let item = &self.sources[part.source];
-        let (start, end) = part_bounds(item.size, item.part_size, part.number);
-        let kept = item.received.get(&part.number).is_some_and(|received| {
+        let (start, end) = part_bounds(item.size, item.part_size, number);
+        let kept = item.received.get(&number).is_some_and(|received| {
             received.size == end - start && received.sha256.as_deref() == Some(&part.sha256)
         });
         if kept {
-            return self.confirm(part.source, end - start, false);
+            return self.confirm(source, end - start, false);
         }
         self.queue.push_back(Job {
-            source: part.source,
-            number: part.number,
+            source,
+            number,
             start,
             end,
             sha256: part.sha256,
@@ -482,7 +514,7 @@ impl Transfer {
             return;
         };
         let source = first.source;
-        let reading_elsewhere = self.next_read.is_none_or(|(next, _)| next != source);
+        let reading_elsewhere = self.next_feed.is_none_or(|(next, _)| next != source);
         if ready > self.parallel / 2 && self.queue.len() < self.parallel && !reading_elsewhere {
             return;
         }

@@ -1,9 +1,12 @@
 //! The JSON API under `/api/v1`, and the health endpoints at the root.
 //! `docs/api.md` describes every route.
 
+pub mod audit;
+pub mod downloads;
 pub mod health;
 pub mod me;
 pub mod models;
+pub mod shares;
 pub mod uploads;
 
 use axum::Router;
@@ -12,7 +15,7 @@ use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use coffer_app::session::Role;
 use serde::de::DeserializeOwned;
 
@@ -26,9 +29,27 @@ use crate::uploads::Caller;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me::me))
+        .route("/audit/events", get(audit::events))
+        .route("/audit/events.csv", get(audit::events_csv))
+        .route("/audit/events.json", get(audit::events_json))
+        .route("/audit/verify", get(audit::verify))
         .route("/models", get(models::list))
         .route("/models/{name}", get(models::detail))
         .route("/models/{name}/versions/{version}", get(models::version))
+        .route(
+            "/models/{name}/description",
+            axum::routing::put(models::set_description),
+        )
+        .route(
+            "/models/{name}/aliases/{alias}",
+            axum::routing::put(models::move_alias).delete(models::remove_alias),
+        )
+        .route(
+            "/models/{name}/versions/{version}/files/{*path}",
+            get(downloads::download),
+        )
+        .route("/shares", get(shares::list).post(shares::create))
+        .route("/shares/{id}", delete(shares::revoke))
         .route("/uploads", get(uploads::list_all))
         .route(
             "/models/{name}/uploads",

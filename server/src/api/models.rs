@@ -1,143 +1,54 @@
-//! Reading the registry: models and their finished versions. Any role may
-//! read.
+//! The registry through the API: model listings with search and paging, a
+//! model's history, a version with its aliases (any role may read), and
+//! the changes data scientists and admins may make: descriptions and
+//! aliases.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use coffer_app::models::api::{
+    AliasMove, AliasMoved, DescriptionChange, ModelDetail, ModelList, ModelQuery, ModelSort,
+};
 use coffer_app::names::validate_model_name;
 use coffer_app::session::Role;
 use coffer_app::upload::api::VersionView;
-use serde::{Deserialize, Serialize};
 
-use crate::api::Requester;
+use crate::api::{JsonBody, Requester};
+use crate::browse::ChangeError;
 use crate::error::ApiError;
-use crate::registry::manifest::rfc3339;
 use crate::state::AppState;
 
 /// Who may read the registry.
 const READERS: &[Role] = &[Role::DataScientist, Role::Compliance, Role::Admin];
 
-/// Models a page lists.
-const MODELS_PER_PAGE: i32 = 100;
+/// Who may edit descriptions and move aliases.
+const EDITORS: &[Role] = &[Role::DataScientist, Role::Admin];
 
-/// Versions a model's answer lists.
-const VERSIONS_PER_PAGE: i32 = 100;
-
-#[derive(Debug, Deserialize)]
-pub struct ModelQuery {
-    #[serde(default)]
-    prefix: String,
-    cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ModelSummary {
-    name: String,
-    latest_version: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ModelList {
-    models: Vec<ModelSummary>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct VersionSummary {
-    version: u64,
-    state: coffer_app::upload::api::VersionState,
-    uploader: String,
-    created_at: String,
-    finished_at: String,
-    size: u64,
-    files: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ModelDetail {
-    name: String,
-    versions: Vec<VersionSummary>,
-}
-
-/// `GET /api/v1/models`
+/// `GET /api/v1/models?q=&sort=updated|name&cursor=&limit=`
 pub async fn list(
     State(state): State<AppState>,
     requester: Requester,
-    Query(query): Query<ModelQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<ModelList>, ApiError> {
     requester.require(&state, READERS).await?;
-
-    // A prefix or cursor that no valid name starts with matches nothing.
-    let valid_prefix = query.prefix.is_empty()
-        || query
-            .prefix
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-    if !valid_prefix
-        || query
-            .cursor
-            .as_deref()
-            .is_some_and(|cursor| validate_model_name(cursor).is_err())
-    {
-        return Err(ApiError::BadRequest(
-            "prefix and cursor must be parts of model names".into(),
-        ));
-    }
-
-    let registry = state.uploads.registry();
-    let page = registry
-        .model_names(&query.prefix, query.cursor.as_deref(), MODELS_PER_PAGE)
-        .await?;
-    let latest = futures::future::try_join_all(
-        page.names
-            .iter()
-            .map(|name| registry.latest_available(name)),
-    )
-    .await?;
-    let models = page
-        .names
-        .into_iter()
-        .zip(latest)
-        .map(|(name, latest_version)| ModelSummary {
-            name,
-            latest_version,
-        })
-        .collect();
-    Ok(Json(ModelList {
-        models,
-        next_cursor: page.next_cursor,
-    }))
+    let query = model_query(raw.as_deref().unwrap_or_default())?;
+    Ok(Json(state.browse.models(&query).await?))
 }
 
-/// `GET /api/v1/models/{name}`
+/// `GET /api/v1/models/{name}?below=`
 pub async fn detail(
     State(state): State<AppState>,
     requester: Requester,
     Path(model): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<ModelDetail>, ApiError> {
     requester.require(&state, READERS).await?;
-    validate_model_name(&model).map_err(ApiError::BadRequest)?;
-    let registry = state.uploads.registry();
-    if registry.model(&model).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    let versions = registry
-        .versions(&model, None, VERSIONS_PER_PAGE)
-        .await?
-        .iter()
-        .map(|manifest| VersionSummary {
-            version: manifest.version,
-            state: manifest.state,
-            uploader: manifest.uploader.clone(),
-            created_at: rfc3339(manifest.created_at),
-            finished_at: rfc3339(manifest.finished_at),
-            size: manifest.size(),
-            files: manifest.files.len(),
-        })
-        .collect();
-    Ok(Json(ModelDetail {
-        name: model,
-        versions,
-    }))
+    let below = match query_pairs(raw.as_deref().unwrap_or_default()).get("below") {
+        Some(below) => Some(parse_version(below)?),
+        None => None,
+    };
+    let detail = state.browse.model(&model, below).await?;
+    Ok(Json(detail.ok_or(ApiError::NotFound)?))
 }
 
 /// `GET /api/v1/models/{name}/versions/{n}`
@@ -148,14 +59,125 @@ pub async fn version(
 ) -> Result<Json<VersionView>, ApiError> {
     requester.require(&state, READERS).await?;
     validate_model_name(&model).map_err(ApiError::BadRequest)?;
-    let version: u64 = version
+    let version = parse_version(&version)?;
+    let view = state.browse.version(&model, version).await?;
+    Ok(Json(view.ok_or(ApiError::NotFound)?))
+}
+
+/// `PUT /api/v1/models/{name}/description`
+pub async fn set_description(
+    State(state): State<AppState>,
+    requester: Requester,
+    Path(model): Path<String>,
+    body: Result<JsonBody<DescriptionChange>, Response>,
+) -> Result<Json<ModelDetail>, Response> {
+    // The role first: a caller who may not edit learns nothing more.
+    requester.require(&state, EDITORS).await.map_err(reply)?;
+    let JsonBody(change) = body?;
+    let detail = state
+        .browse
+        .set_description(requester.caller(), &model, &change)
+        .await
+        .map_err(reply)?;
+    Ok(Json(detail))
+}
+
+/// `PUT /api/v1/models/{name}/aliases/{alias}`
+pub async fn move_alias(
+    State(state): State<AppState>,
+    requester: Requester,
+    Path((model, alias)): Path<(String, String)>,
+    body: Result<JsonBody<AliasMove>, Response>,
+) -> Result<Json<AliasMoved>, Response> {
+    requester.require(&state, EDITORS).await.map_err(reply)?;
+    let JsonBody(change) = body?;
+    let moved = state
+        .browse
+        .move_alias(requester.caller(), &model, &alias, change.version)
+        .await
+        .map_err(reply)?;
+    Ok(Json(moved))
+}
+
+/// `DELETE /api/v1/models/{name}/aliases/{alias}`
+pub async fn remove_alias(
+    State(state): State<AppState>,
+    requester: Requester,
+    Path((model, alias)): Path<(String, String)>,
+) -> Result<Json<AliasMoved>, Response> {
+    requester.require(&state, EDITORS).await.map_err(reply)?;
+    let moved = state
+        .browse
+        .remove_alias(requester.caller(), &model, &alias)
+        .await
+        .map_err(reply)?;
+    Ok(Json(moved))
+}
+
+/// An error as the response it becomes.
+fn reply(error: impl Into<ChangeError>) -> Response {
+    axum::response::IntoResponse::into_response(error.into())
+}
+
+/// The query string's parameters; the last of a repeated one wins.
+fn query_pairs(raw: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The listing a query string asks for; a bad `sort` or `limit` is refused
+/// here, a bad cursor by the listing itself.
+fn model_query(raw: &str) -> Result<ModelQuery, ApiError> {
+    let mut pairs = query_pairs(raw);
+    let sort = match pairs.get("sort").map(String::as_str) {
+        None | Some("" | "updated") => ModelSort::Updated,
+        Some("name") => ModelSort::Name,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "sort must be `updated` or `name`".into(),
+            ));
+        }
+    };
+    let limit = match pairs.get("limit") {
+        None => None,
+        Some(limit) => Some(limit.parse::<u32>().map_err(|_| {
+            ApiError::BadRequest("limit must be a whole number from 1 to 100".into())
+        })?),
+    };
+    Ok(ModelQuery {
+        q: pairs.remove("q").unwrap_or_default(),
+        sort,
+        cursor: pairs.remove("cursor").filter(|cursor| !cursor.is_empty()),
+        limit,
+    })
+}
+
+/// A version number from a path or query.
+fn parse_version(version: &str) -> Result<u64, ApiError> {
+    version
         .parse()
-        .map_err(|_| ApiError::BadRequest("a version is a positive whole number".into()))?;
-    let manifest = state
-        .uploads
-        .registry()
-        .version(&model, version)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(manifest.view()))
+        .map_err(|_| ApiError::BadRequest("a version is a positive whole number".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse_with_defaults_and_refuse_bad_values() {
+        let query = model_query("q=Fraud%20&cursor=abc").expect("parses");
+        assert_eq!(query.q, "Fraud ");
+        assert_eq!(query.sort, ModelSort::Updated);
+        assert_eq!(query.cursor.as_deref(), Some("abc"));
+        assert_eq!(query.limit, None);
+
+        let query = model_query("sort=name&limit=7").expect("parses");
+        assert_eq!(query.sort, ModelSort::Name);
+        assert_eq!(query.limit, Some(7));
+
+        assert!(model_query("sort=size").is_err());
+        assert!(model_query("limit=-1").is_err());
+        assert!(model_query("limit=ten").is_err());
+    }
 }

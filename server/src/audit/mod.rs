@@ -15,6 +15,8 @@
 //! compare it with one noted earlier, and in AWS the bucket's Object Lock
 //! keeps records from being deleted at all.
 
+pub mod index;
+pub mod query;
 pub mod record;
 
 use std::sync::Arc;
@@ -22,12 +24,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use serde::Serialize;
 use tokio::sync::Mutex;
 use tracing::instrument;
 
 use crate::clock::Clock;
 use crate::storage::{CreateOutcome, Storage};
+pub use coffer_app::audit::api::{BadRecord, VerifyReport};
 pub use record::{Action, AuditEvent, AuditFile, AuditRecord, GENESIS_HASH, Outcome};
 
 /// Where the portal trail's records live in the artifact bucket.
@@ -58,39 +60,13 @@ pub struct AuditTrail {
     head: Arc<Mutex<Option<Head>>>,
 }
 
-/// What a verification found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    /// Whether every record is present, unaltered and in order.
-    pub intact: bool,
-    /// How many records were read.
-    pub checked: u64,
-    /// The earliest record found bad, if any.
-    pub first_bad: Option<BadRecord>,
-    /// Number of the newest record, for comparison with an earlier report.
-    pub head_seq: u64,
-    /// Hash of the newest record.
-    pub head_hash: String,
-}
-
-/// A record that failed verification, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BadRecord {
-    /// The record's number in the chain.
-    pub seq: u64,
-    /// The object key where it is (or should be) stored.
-    pub key: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
 /// The object key of record `seq`.
 pub fn key_for(seq: u64) -> String {
     format!("{PREFIX}{:020}.json", u64::MAX - seq)
 }
 
 /// The record number a key names, if it is a trail key.
-fn seq_from_key(key: &str) -> Option<u64> {
+pub(crate) fn seq_from_key(key: &str) -> Option<u64> {
     let digits = key.strip_prefix(PREFIX)?.strip_suffix(".json")?;
     let inverted: u64 = digits.parse().ok()?;
     Some(u64::MAX - inverted)
@@ -141,6 +117,8 @@ impl AuditTrail {
                         hash: record.hash.clone(),
                         time,
                     });
+                    drop(cached);
+                    self.index(&record).await;
                     return Ok(record);
                 }
                 CreateOutcome::AlreadyExists => {
@@ -152,6 +130,30 @@ impl AuditTrail {
             }
         }
         bail!("could not append to the audit trail after {MAX_APPEND_ATTEMPTS} attempts")
+    }
+
+    /// Writes a stored record's index markers. The record is what counts:
+    /// a failure here is logged, and the next sweep indexes the record.
+    async fn index(&self, record: &AuditRecord) {
+        if let Err(error) = index::write(&self.storage, record).await {
+            tracing::warn!(audit.seq = record.seq, error = %format!("{error:#}"), "could not index an audit record; the next sweep will");
+        }
+    }
+
+    /// Indexes records whose writer stopped before their markers were
+    /// written (see [`index::sweep`]).
+    pub async fn sweep_index(&self) -> anyhow::Result<index::Sweep> {
+        index::sweep(&self.storage, self, self.clock.now()).await
+    }
+
+    /// The record numbered `seq`, if it is stored.
+    pub async fn record_at(&self, seq: u64) -> anyhow::Result<Option<AuditRecord>> {
+        self.read(&key_for(seq)).await
+    }
+
+    /// The storage the trail is kept in.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// Reads the newest record's number and hash.

@@ -19,10 +19,60 @@ pub enum Action {
     UploadFailed,
     Download,
     AliasMoved,
+    DescriptionChanged,
     ShareCreated,
     ShareUsed,
     ShareRefused,
     ShareRevoked,
+}
+
+impl Action {
+    /// Every action, in the order the contract lists them.
+    pub const ALL: [Action; 15] = [
+        Action::SignIn,
+        Action::SignInFailed,
+        Action::SignOut,
+        Action::AccessDenied,
+        Action::UploadStarted,
+        Action::UploadAborted,
+        Action::VersionPublished,
+        Action::UploadFailed,
+        Action::Download,
+        Action::AliasMoved,
+        Action::DescriptionChanged,
+        Action::ShareCreated,
+        Action::ShareUsed,
+        Action::ShareRefused,
+        Action::ShareRevoked,
+    ];
+
+    /// The action's name in records, filters and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SignIn => "sign_in",
+            Action::SignInFailed => "sign_in_failed",
+            Action::SignOut => "sign_out",
+            Action::AccessDenied => "access_denied",
+            Action::UploadStarted => "upload_started",
+            Action::UploadAborted => "upload_aborted",
+            Action::VersionPublished => "version_published",
+            Action::UploadFailed => "upload_failed",
+            Action::Download => "download",
+            Action::AliasMoved => "alias_moved",
+            Action::DescriptionChanged => "description_changed",
+            Action::ShareCreated => "share_created",
+            Action::ShareUsed => "share_used",
+            Action::ShareRefused => "share_refused",
+            Action::ShareRevoked => "share_revoked",
+        }
+    }
+
+    /// The action of that name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == name)
+    }
 }
 
 /// How the recorded attempt ended.
@@ -35,6 +85,27 @@ pub enum Outcome {
     Failure,
     /// The action was refused for lack of rights.
     Denied,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Denied];
+
+    /// The outcome's name in records, filters and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+
+    /// The outcome of that name.
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == name)
+    }
 }
 
 /// What a caller asks the trail to record.
@@ -54,6 +125,16 @@ pub struct AuditEvent {
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_id: Option<String>,
+    /// The alias an `alias_moved` record concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The version the alias named before the move; absent when it was new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<u64>,
+    /// The version the alias names after the move; absent when it was
+    /// removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<u64>,
     /// A short, non-secret explanation (why a sign-in failed, which route
     /// was refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +171,9 @@ impl AuditEvent {
             version: None,
             path: None,
             share_id: None,
+            alias: None,
+            from_version: None,
+            to_version: None,
             detail: None,
             files: Vec::new(),
         }
@@ -102,6 +186,27 @@ impl AuditEvent {
         self
     }
 
+    /// Names the model the event concerns, without a version.
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// Names an alias and where a move took it: `to` is also the record's
+    /// version, so filters by version find the move.
+    pub fn with_alias(
+        mut self,
+        alias: impl Into<String>,
+        from: Option<u64>,
+        to: Option<u64>,
+    ) -> Self {
+        self.alias = Some(alias.into());
+        self.from_version = from;
+        self.to_version = to;
+        self.version = to;
+        self
+    }
+
     /// Lists the files the event concerns.
     pub fn with_files(mut self, files: Vec<AuditFile>) -> Self {
         self.files = files;
@@ -111,6 +216,12 @@ impl AuditEvent {
     /// Adds an explanation.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Names the share link the event concerns, by id (never by token).
+    pub fn with_share(mut self, share_id: impl Into<String>) -> Self {
+        self.share_id = Some(share_id.into());
         self
     }
 
@@ -220,6 +331,41 @@ mod tests {
             serde_json::from_value(serde_json::Value::Object(reversed)).expect("parses");
         assert!(reparsed.hash_is_valid());
         assert_eq!(reparsed, record);
+    }
+
+    #[test]
+    fn an_alias_move_names_both_ends_and_older_records_keep_their_hash() {
+        let moved = AuditEvent::new("alice", Action::AliasMoved, Outcome::Success, "req-2")
+            .with_model("fraud")
+            .with_alias("production", Some(1), Some(2));
+        let json = serde_json::to_value(&moved).expect("serializes");
+        assert_eq!(json["action"], "alias_moved");
+        assert_eq!(json["alias"], "production");
+        assert_eq!(json["from_version"], 1);
+        assert_eq!(json["to_version"], 2);
+        assert_eq!(json["version"], 2);
+
+        // Fields a record does not use are left out, so records written
+        // before they existed hash as they did.
+        let plain = serde_json::to_value(event()).expect("serializes");
+        assert!(plain.get("alias").is_none() && plain.get("from_version").is_none());
+        let changed = AuditEvent::new("dave", Action::DescriptionChanged, Outcome::Success, "r");
+        let json = serde_json::to_value(changed).expect("serializes");
+        assert_eq!(json["action"], "description_changed");
+    }
+
+    #[test]
+    fn names_agree_with_the_stored_form() {
+        for action in Action::ALL {
+            let stored = serde_json::to_string(&action).expect("serializes");
+            assert_eq!(stored, format!("\"{}\"", action.as_str()));
+            assert_eq!(Action::from_name(action.as_str()), Some(action));
+        }
+        for outcome in Outcome::ALL {
+            let stored = serde_json::to_string(&outcome).expect("serializes");
+            assert_eq!(stored, format!("\"{}\"", outcome.as_str()));
+        }
+        assert_eq!(Action::from_name("sign-in"), None);
     }
 
     #[test]

@@ -93,6 +93,7 @@ impl Manifest {
                 .collect(),
             failure: self.failure.clone(),
             url: self.url(),
+            aliases: Vec::new(),
         }
     }
 }

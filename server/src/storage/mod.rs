@@ -6,6 +6,7 @@
 //! embedded endpoint and to AWS through the same `aws-sdk-s3` client.
 
 pub mod embedded;
+pub mod records;
 
 use anyhow::{Context, bail};
 use aws_credential_types::Credentials;
@@ -13,6 +14,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
@@ -42,6 +44,38 @@ pub enum CreateOutcome {
     Created,
     /// Another writer got there first; nothing was written.
     AlreadyExists,
+}
+
+/// The outcome of a compare-and-swap write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    /// The object still had the expected entity tag and now has the new body.
+    Replaced,
+    /// Someone wrote or removed it since it was read; nothing was written.
+    Changed,
+}
+
+/// Response headers a presigned GET forces on its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHeaders {
+    pub content_disposition: String,
+    pub content_type: String,
+}
+
+/// Characters a query value may carry unencoded: RFC 3986's unreserved.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What a conditional PUT requires of the object it would replace.
+#[derive(Clone, Copy, Debug)]
+enum Precondition<'a> {
+    /// No object exists under the key (`If-None-Match: *`).
+    Absent,
+    /// The object has this entity tag (`If-Match`).
+    Etag(&'a str),
 }
 
 /// A stored object's bytes and entity tag.
@@ -134,6 +168,49 @@ impl Storage {
         Ok(url.origin().ascii_serialization())
     }
 
+    /// Presigns a GET of `key` in the artifact bucket, valid for `ttl`,
+    /// whose answer carries the given `Content-Disposition` and
+    /// `Content-Type` whatever the object's own headers say. The opaque
+    /// `x-coffer-request=<tag>` query parameter is added before signing, so
+    /// it cannot be removed or changed; S3 ignores it but copies it into
+    /// its access log, where it joins a log line to an audit record.
+    #[instrument(skip_all, fields(s3.key = %key))]
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        overrides: &ResponseHeaders,
+        tag: &str,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<String> {
+        // Unreserved characters only, so the signer's own encoding of the
+        // query leaves the tag as it is.
+        let tag: String = percent_encoding::utf8_percent_encode(tag, QUERY_VALUE).to_string();
+        let presigning = PresigningConfig::expires_in(ttl).context("invalid URL lifetime")?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(&overrides.content_disposition)
+            .response_content_type(&overrides.content_type)
+            .customize()
+            .mutate_request(move |request| {
+                let separator = if request.uri().contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                let uri = format!("{}{separator}x-coffer-request={tag}", request.uri());
+                // The URI was valid a moment ago and gains only unreserved
+                // characters, so setting it cannot fail.
+                let _ = request.set_uri(uri);
+            })
+            .presigned(presigning)
+            .await
+            .with_context(|| format!("could not presign a GET of {key}"))?;
+        Ok(presigned.uri().to_owned())
+    }
+
     /// Answers whether both buckets are reachable, for `/readyz`.
     pub async fn check_ready(&self) -> anyhow::Result<()> {
         for bucket in [&self.bucket, &self.log_bucket] {
@@ -186,14 +263,7 @@ impl Storage {
         content_type: &str,
     ) -> anyhow::Result<CreateOutcome> {
         let result = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .if_none_match("*")
-            .body(ByteStream::from(body))
-            .send()
+            .put_if(key, body, content_type, Precondition::Absent)
             .await;
 
         // 412 means the key is taken; 409 means a concurrent conditional
@@ -206,6 +276,55 @@ impl Storage {
                 Err(anyhow::Error::new(error).context(format!("failed to create object {key}")))
             }
         }
+    }
+
+    /// Replaces an object only if it still has the entity tag `etag`: the
+    /// compare-and-swap behind every mutable record.
+    #[instrument(skip_all, fields(s3.key = %key))]
+    pub async fn replace(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        etag: &str,
+    ) -> anyhow::Result<ReplaceOutcome> {
+        let result = self
+            .put_if(key, body, content_type, Precondition::Etag(etag))
+            .await;
+
+        // 412 (changed), 409 (a concurrent conditional write) and 404 (the
+        // object went away) all mean: read again and decide again.
+        match result {
+            Ok(_) => Ok(ReplaceOutcome::Replaced),
+            Err(error) if is_condition_failure(&error) || is_not_found(&error) => {
+                Ok(ReplaceOutcome::Changed)
+            }
+            Err(error) => {
+                Err(anyhow::Error::new(error).context(format!("failed to replace object {key}")))
+            }
+        }
+    }
+
+    /// A PUT that S3 carries out only if `precondition` holds.
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        precondition: Precondition<'_>,
+    ) -> Result<PutObjectOutput, SdkError<PutObjectError, HttpResponse>> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body));
+        let request = match precondition {
+            Precondition::Absent => request.if_none_match("*"),
+            Precondition::Etag(etag) => request.if_match(etag),
+        };
+        request.send().await
     }
 
     /// Writes an object, replacing any earlier one.
@@ -223,8 +342,18 @@ impl Storage {
         Ok(())
     }
 
+    /// The same client over the log bucket: its methods then read and list
+    /// access logs and trail files.
+    pub fn log_storage(&self) -> Storage {
+        Storage {
+            client: self.client.clone(),
+            bucket: self.log_bucket.clone(),
+            log_bucket: self.log_bucket.clone(),
+        }
+    }
+
     /// Reads a small object whole; `None` when it does not exist. Only for
-    /// records Coffer writes itself, never for artifacts.
+    /// records Coffer writes itself and log objects, never for artifacts.
     #[instrument(skip_all, fields(s3.key = %key))]
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Object>> {
         let result = self

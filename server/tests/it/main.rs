@@ -3,10 +3,13 @@
 
 mod audit;
 mod auth;
+mod browse;
 mod dev_idp;
+mod downloads;
 mod oidc_mock;
 mod portal;
 mod process;
 mod s3;
+mod shares;
 mod support;
 mod uploads;

@@ -14,30 +14,20 @@ use std::sync::{Mutex, PoisonError};
 use anyhow::Context as _;
 use base64::Engine as _;
 use bytes::Bytes;
+use coffer_logs::access_log::AccessLogEntry;
 use http::Method;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use rand::Rng as _;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::store::{ObjectMeta, ObjectRecord, Store, WriteCondition, now_us};
+use super::store::Store;
 
 /// The folder, inside the log bucket, that holds access log objects.
 pub(crate) const LOG_PREFIX: &str = "s3-access/";
 
 /// The region every line reports.
 const REGION: &str = "us-east-1";
-
-/// Query parameters whose values are credentials, never logged.
-const REDACTED_PARAMS: &[&str] = &["x-amz-signature", "signature", "x-amz-security-token"];
-
-/// Characters kept as they are when a key is URL-encoded for a log line.
-const KEY_SAFE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
 
 /// How a request proved who sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,135 +76,39 @@ pub(crate) struct LogRecord {
 }
 
 impl LogRecord {
-    /// The AWS-format line, without a trailing newline.
+    /// The AWS-format line, without a trailing newline, written by the
+    /// same code that reads the dashboard's logs.
     pub(crate) fn to_line(&self) -> String {
-        let time = self
-            .time
-            .format(format_description!(
-                "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
-            ))
-            .unwrap_or_else(|_| "01/Jan/1970:00:00:00 +0000".to_owned());
+        let owned = |value: &str| (!value.is_empty()).then(|| value.to_owned());
         let signed = self.auth_type != AuthType::Anonymous;
-        let request_uri = format!(
+        let millis = |ms: u128| Some(u64::try_from(ms).unwrap_or(u64::MAX));
+        let mut entry = AccessLogEntry::new(self.time);
+        entry.bucket_owner = owned(&self.bucket_owner);
+        entry.bucket = self.bucket.clone();
+        entry.remote_ip = owned(&self.remote_ip);
+        entry.requester = self.requester.clone();
+        entry.request_id = owned(&self.request_id);
+        entry.operation = owned(&self.operation);
+        entry.key = self.key.clone();
+        entry.request_uri = Some(format!(
             "{} {} {}",
-            self.method,
-            redact_query(&self.path_and_query),
-            self.http_version
-        );
-        let fields: [String; 27] = [
-            bare(&self.bucket_owner),
-            self.bucket.as_deref().map_or_else(dash, encode_key),
-            format!("[{time}]"),
-            bare(&self.remote_ip),
-            self.requester.as_deref().map_or_else(dash, bare),
-            bare(&self.request_id),
-            bare(&self.operation),
-            self.key.as_deref().map_or_else(dash, encode_key),
-            quoted(Some(&request_uri)),
-            self.status.to_string(),
-            self.error_code.as_deref().map_or_else(dash, bare),
-            number_or_dash(self.bytes_sent),
-            self.object_size.map_or_else(dash, |size| size.to_string()),
-            self.total_ms.to_string(),
-            self.turnaround_ms.to_string(),
-            quoted(self.referer.as_deref()),
-            quoted(self.user_agent.as_deref()),
-            dash(),
-            bare(&self.host_id),
-            if signed { "SigV4".to_owned() } else { dash() },
-            dash(),
-            self.auth_type.as_field().to_owned(),
-            self.host.as_deref().map_or_else(dash, bare),
-            dash(),
-            dash(),
-            dash(),
-            REGION.to_owned(),
-        ];
-        fields.join(" ")
+            self.method, self.path_and_query, self.http_version
+        ));
+        entry.http_status = Some(self.status);
+        entry.error_code = self.error_code.clone();
+        entry.bytes_sent = Some(self.bytes_sent);
+        entry.object_size = self.object_size;
+        entry.total_time_ms = millis(self.total_ms);
+        entry.turn_around_time_ms = millis(self.turnaround_ms);
+        entry.referer = self.referer.clone();
+        entry.user_agent = self.user_agent.clone();
+        entry.host_id = owned(&self.host_id);
+        entry.signature_version = signed.then(|| "SigV4".to_owned());
+        entry.authentication_type = Some(self.auth_type.as_field().to_owned());
+        entry.host_header = self.host.clone();
+        entry.region = Some(REGION.to_owned());
+        entry.to_line()
     }
-}
-
-fn dash() -> String {
-    "-".to_owned()
-}
-
-fn number_or_dash(n: u64) -> String {
-    if n == 0 { dash() } else { n.to_string() }
-}
-
-/// An unquoted field must stay one field: anything that could split it or
-/// fake another line is escaped.
-fn bare(value: &str) -> String {
-    if value.is_empty() {
-        return dash();
-    }
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if c == ' ' || c == '"' || c == '\\' || c == '[' || c == ']' || c.is_control() {
-            push_escaped(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A quoted field: `"` and `\` are backslash-escaped and control characters
-/// written as `\xHH`, so a hostile user agent cannot end the field or line.
-fn quoted(value: Option<&str>) -> String {
-    let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return "\"-\"".to_owned();
-    };
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => push_escaped(&mut out, c),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn push_escaped(out: &mut String, c: char) {
-    let mut buf = [0u8; 4];
-    for byte in c.encode_utf8(&mut buf).bytes() {
-        out.push_str(&format!("\\x{byte:02X}"));
-    }
-}
-
-/// A key (or bucket) URL-encoded, as AWS writes it.
-fn encode_key(key: &str) -> String {
-    if key.is_empty() {
-        return dash();
-    }
-    utf8_percent_encode(key, KEY_SAFE).to_string()
-}
-
-/// Replaces the value of every credential-bearing query parameter with
-/// `REDACTED`, keeping the rest of the query as received.
-pub(crate) fn redact_query(path_and_query: &str) -> String {
-    let Some((path, query)) = path_and_query.split_once('?') else {
-        return path_and_query.to_owned();
-    };
-    let redacted: Vec<String> = query
-        .split('&')
-        .map(|pair| {
-            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-            let decoded = percent_decode_str(name)
-                .decode_utf8_lossy()
-                .to_ascii_lowercase();
-            if REDACTED_PARAMS.contains(&decoded.as_str()) {
-                format!("{name}=REDACTED")
-            } else {
-                pair.to_owned()
-            }
-        })
-        .collect();
-    format!("{path}?{}", redacted.join("&"))
 }
 
 /// Bucket and key named by a path-style request path.
@@ -413,36 +307,9 @@ impl AccessLog {
         let mut body = lines.join("\n");
         body.push('\n');
         let key = log_object_key(OffsetDateTime::now_utc(), &new_hex_id());
-        let chunks =
-            futures::stream::iter([Ok::<Bytes, std::convert::Infallible>(Bytes::from(body))]);
-        let staged = self
-            .store
-            .stage(chunks, Vec::new(), u64::MAX)
-            .await
-            .map_err(|err| anyhow::anyhow!("{err}"))
-            .context("failed to stage an access log object")?;
-        let record = ObjectRecord {
-            size: staged.digests.size,
-            etag: hex::encode(staged.digests.md5),
-            last_modified_us: now_us(),
-            meta: ObjectMeta {
-                content_type: Some("text/plain".to_owned()),
-                ..ObjectMeta::default()
-            },
-            checksum: None,
-            parts_count: None,
-            segments: Vec::new(),
-        };
         self.store
-            .put_object(
-                self.bucket.clone(),
-                key.clone(),
-                record,
-                staged,
-                WriteCondition::default(),
-            )
+            .put_bytes(&self.bucket, &key, Bytes::from(body), "text/plain")
             .await
-            .map_err(|err| anyhow::anyhow!("{err}"))
             .context("failed to write an access log object")?;
         Ok(key)
     }

@@ -12,6 +12,7 @@
 
 mod access_log;
 mod checksum;
+mod cloudtrail;
 mod cors;
 mod credentials;
 mod listing;
@@ -35,6 +36,7 @@ pub use self::access_log::split_log_line;
 pub use self::credentials::{credentials_path, load_or_create_credentials};
 
 use self::access_log::AccessLog;
+use self::cloudtrail::Trail;
 use self::cors::CorsPolicy;
 use self::server::{RecordingAccess, Shared};
 use self::service::EmbeddedService;
@@ -88,6 +90,7 @@ pub struct EmbeddedS3 {
     serve_task: Option<JoinHandle<()>>,
     flush_task: Option<JoinHandle<()>>,
     log: Arc<AccessLog>,
+    trail: Arc<Trail>,
 }
 
 impl EmbeddedS3 {
@@ -123,11 +126,18 @@ impl EmbeddedS3 {
             config.secret_access_key.expose_secret(),
         ));
         builder.set_access(RecordingAccess);
-        let log = Arc::new(AccessLog::new(store, config.log_bucket.clone()));
+        let log = Arc::new(AccessLog::new(store.clone(), config.log_bucket.clone()));
+        let trail = Arc::new(Trail::new(
+            store,
+            config.log_bucket.clone(),
+            config.access_key_id.clone(),
+            config.secret_access_key.clone(),
+        ));
         let shared = Arc::new(Shared {
             s3: builder.build(),
             cors: CorsPolicy::new(&config.cors_origins),
             log: Arc::clone(&log),
+            trail: Arc::clone(&trail),
             owner_id,
         });
 
@@ -142,6 +152,7 @@ impl EmbeddedS3 {
         let serve_task = tokio::spawn(server::serve(listener, shared, stopped.clone()));
         let flush_task = tokio::spawn(flush_periodically(
             Arc::clone(&log),
+            Arc::clone(&trail),
             config.access_log_flush,
             stopped,
         ));
@@ -152,6 +163,7 @@ impl EmbeddedS3 {
             serve_task: Some(serve_task),
             flush_task: Some(flush_task),
             log,
+            trail,
         })
     }
 
@@ -165,9 +177,10 @@ impl EmbeddedS3 {
         self.local_addr
     }
 
-    /// Writes the access log lines buffered so far, now.
+    /// Writes the access log lines and trail records buffered so far, now.
     pub async fn flush_access_log(&self) -> anyhow::Result<()> {
-        self.log.flush().await
+        self.log.flush().await?;
+        self.trail.flush().await
     }
 
     /// Stops accepting, lets requests in flight finish, and writes the last
@@ -187,6 +200,10 @@ impl EmbeddedS3 {
             .flush()
             .await
             .context("failed to write the last access log lines")?;
+        self.trail
+            .flush()
+            .await
+            .context("failed to write the last trail records")?;
         tracing::info!("embedded S3 endpoint stopped");
         Ok(())
     }
@@ -204,9 +221,14 @@ impl Drop for EmbeddedS3 {
     }
 }
 
-/// Writes buffered access log lines every `every` until stopped. A failed
-/// write keeps its lines for the next round.
-async fn flush_periodically(log: Arc<AccessLog>, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Writes buffered access log lines and trail records every `every` until
+/// stopped. A failed write keeps its lines for the next round.
+async fn flush_periodically(
+    log: Arc<AccessLog>,
+    trail: Arc<Trail>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -215,6 +237,9 @@ async fn flush_periodically(log: Arc<AccessLog>, every: Duration, mut stop: watc
             _ = ticks.tick() => {
                 if let Err(err) = log.flush().await {
                     tracing::warn!(error = format!("{err:#}"), "failed to write S3 access logs; will retry");
+                }
+                if let Err(err) = trail.flush().await {
+                    tracing::warn!(error = format!("{err:#}"), "failed to write trail records; will retry");
                 }
             }
             _ = stop.changed() => return,

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use super::access_log::{self, AccessLog, AuthType, LogRecord};
+use super::cloudtrail::{self, Call, Trail};
 use super::cors::{CorsPolicy, Preflight};
 
 /// How long shutdown waits for requests in flight before cutting them off.
@@ -32,6 +33,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a connection buffers from its socket. Bodies stream through
+/// in pieces this size at most, so many parts arriving at once cost little
+/// memory.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// The canonical user id S3 would show for an access key: stable, and
 /// revealing nothing about the key beyond equality.
@@ -81,6 +87,7 @@ pub(crate) struct Shared {
     pub(crate) s3: S3Service,
     pub(crate) cors: CorsPolicy,
     pub(crate) log: Arc<AccessLog>,
+    pub(crate) trail: Arc<Trail>,
     pub(crate) owner_id: String,
 }
 
@@ -95,7 +102,8 @@ pub(crate) async fn serve(
     let mut connections = JoinSet::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(READ_BUFFER);
 
     // Accept until told to stop, reaping finished connections as we go.
     loop {
@@ -256,6 +264,41 @@ impl RequestFacts {
     }
 }
 
+impl RequestFacts {
+    /// The call as CloudTrail records it.
+    fn call(
+        &self,
+        status: StatusCode,
+        error_code: Option<String>,
+        access_key_id: Option<String>,
+    ) -> Call {
+        let list_v2 = self
+            .path_and_query
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "list-type=2"));
+        Call {
+            time: self.received_at,
+            operation: self.operation.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            access_key_id,
+            presigned: self.auth_type == AuthType::QueryString,
+            source_ip: self.remote.ip().to_string(),
+            user_agent: self
+                .headers
+                .get(USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+            request_id: self.request_id.clone(),
+            host_id: self.host_id.clone(),
+            status: status.as_u16(),
+            error_code,
+            copy: self.headers.contains_key("x-amz-copy-source"),
+            list_v2,
+        }
+    }
+}
+
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.parse().ok()
 }
@@ -266,6 +309,15 @@ async fn handle(
     remote: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<LoggedBody>, s3s::HttpError> {
+    // CloudTrail's API shares the port; it is not an S3 call to log.
+    if cloudtrail::is_cloudtrail_call(&req) {
+        let response = shared.trail.answer(req, remote.ip().to_string()).await;
+        return Ok(response.map(|body| LoggedBody {
+            inner: body,
+            sent: 0,
+            pending: None,
+        }));
+    }
     let facts = RequestFacts::of(&req, remote);
 
     // One span per request; the query (which may hold a signature) stays
@@ -332,7 +384,11 @@ async fn handle(
     } else {
         None
     };
-    let requester = requester.get().map(|key| canonical_id(&key));
+    let access_key_id = requester.get();
+    shared
+        .trail
+        .record_call(&facts.call(status, error_code.clone(), access_key_id.clone()));
+    let requester = access_key_id.map(|key| canonical_id(&key));
     let record = facts.record(
         status,
         error_code,

@@ -762,7 +762,7 @@ impl S3 for EmbeddedService {
             .as_ref()
             .filter(|_| wants_checksum && range.is_none());
         let body = StreamingBlob::new(self.store.reader(&record, bytes.clone(), pin));
-        Ok(S3Response::new(stored_object_output!(
+        let mut output = stored_object_output!(
             &record,
             stored,
             GetObjectOutput {
@@ -771,7 +771,34 @@ impl S3 for EmbeddedService {
                 content_range,
                 ..GetObjectOutput::default()
             }
-        )))
+        );
+
+        // As in S3, a signed request may override the stored headers with
+        // `response-*` query parameters: this is how a presigned download
+        // forces `attachment` and `application/octet-stream`, so a stored
+        // HTML file is saved, never rendered.
+        let overrides = [
+            (input.response_content_type, &mut output.content_type),
+            (
+                input.response_content_disposition,
+                &mut output.content_disposition,
+            ),
+            (input.response_cache_control, &mut output.cache_control),
+            (
+                input.response_content_encoding,
+                &mut output.content_encoding,
+            ),
+            (
+                input.response_content_language,
+                &mut output.content_language,
+            ),
+        ];
+        for (requested, header) in overrides {
+            if let Some(value) = requested {
+                *header = Some(value);
+            }
+        }
+        Ok(S3Response::new(output))
     }
 
     async fn head_object(

@@ -1,124 +1,72 @@
-//! The portal audit trail: records arrive, verify, and tampering shows.
+//! The audit trail and the compliance dashboard: records arrive and
+//! verify; the dashboard pages, filters, exports and joins Coffer's trail,
+//! CloudTrail and S3's access logs; nobody else may read it.
 
-use aws_sdk_s3::primitives::ByteStream;
-use coffer_server::audit::{Action, AuditEvent, AuditRecord, Outcome, key_for};
-use futures::future::join_all;
+mod access;
+mod access_logs;
+mod cloudtrail;
+mod events;
+mod export;
+mod lookup_stub;
+mod trail;
+mod verify;
 
-use crate::support::{TestApp, browser, sign_in};
+use coffer_app::audit::api::{AuditEventPage, AuditEventRow};
+use coffer_server::audit::{Action, AuditEvent, AuditRecord, Outcome};
+use reqwest::StatusCode;
 
-#[tokio::test]
-async fn an_untouched_trail_verifies() {
-    let app = TestApp::start().await;
-    for username in ["alice", "carol"] {
-        sign_in(&app, &browser(), username).await;
-    }
+use crate::support::TestApp;
+use crate::uploads::client::Uploader;
 
-    let report = app
-        .running()
+/// Appends a record straight to the trail, as a portal action would.
+pub async fn record(app: &TestApp, event: AuditEvent) -> AuditRecord {
+    app.running()
         .state
         .audit
-        .verify()
+        .record(event)
         .await
-        .expect("verify runs");
-    assert!(report.intact, "{report:?}");
-    assert_eq!(report.checked, 2);
-    assert_eq!(report.head_seq, 2);
+        .expect("the trail takes the record")
 }
 
-#[tokio::test]
-async fn altering_one_stored_record_fails_verification_naming_it() {
-    let app = TestApp::start().await;
-    for username in ["alice", "bob", "carol"] {
-        sign_in(&app, &browser(), username).await;
-    }
-
-    // Rewrite record 2 in the bucket as someone with write access could.
-    let key = key_for(2);
-    let stored = app
-        .s3()
-        .get_object()
-        .bucket(app.bucket())
-        .key(&key)
-        .send()
-        .await
-        .expect("get");
-    let bytes = stored.body.collect().await.expect("body").into_bytes();
-    let mut record: AuditRecord = serde_json::from_slice(&bytes).expect("record parses");
-    assert_eq!(record.event.actor, "bob");
-    record.event.actor = "mallory".into();
-    let forged = serde_json::to_vec(&record).expect("encode");
-    app.s3()
-        .put_object()
-        .bucket(app.bucket())
-        .key(&key)
-        .body(ByteStream::from(forged))
-        .send()
-        .await
-        .expect("overwrite");
-
-    let report = app
-        .running()
-        .state
-        .audit
-        .verify()
-        .await
-        .expect("verify runs");
-    assert!(!report.intact);
-    let bad = report.first_bad.expect("names the record");
-    assert_eq!(bad.seq, 2);
-    assert_eq!(bad.key, key);
+/// A plain record of `action` by `actor`.
+pub fn event(actor: &str, action: Action, outcome: Outcome) -> AuditEvent {
+    AuditEvent::new(actor, action, outcome, &format!("req-{actor}"))
 }
 
-#[tokio::test]
-async fn removing_a_record_fails_verification() {
-    let app = TestApp::start().await;
-    for username in ["alice", "bob", "carol"] {
-        sign_in(&app, &browser(), username).await;
-    }
-    app.s3()
-        .delete_object()
-        .bucket(app.bucket())
-        .key(key_for(2))
-        .send()
-        .await
-        .expect("delete");
-
-    let report = app
-        .running()
-        .state
-        .audit
-        .verify()
-        .await
-        .expect("verify runs");
-    assert!(!report.intact);
-    assert_eq!(report.first_bad.expect("names the gap").seq, 2);
+/// One page of `GET /api/v1/audit/events` with the given query string.
+pub async fn page(user: &Uploader, query: &str) -> AuditEventPage {
+    let answer = user.get(&format!("/api/v1/audit/events?{query}")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{query}: {answer:?}");
+    answer.json()
 }
 
-#[tokio::test]
-async fn concurrent_writers_get_distinct_numbers_and_a_single_chain() {
-    let app = TestApp::start().await;
-
-    // Two trails over the same bucket stand for two server instances.
-    let state = &app.running().state;
-    let other = coffer_server::audit::AuditTrail::new(state.storage.clone(), state.clock.clone());
-    let writes = (0..40).map(|i| {
-        let trail = if i % 2 == 0 {
-            state.audit.clone()
-        } else {
-            other.clone()
+/// Every row of a query, page after page, and how many pages it took.
+pub async fn all_rows(user: &Uploader, query: &str) -> (Vec<AuditEventRow>, usize) {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    for pages in 1..1000 {
+        let query = match &cursor {
+            Some(cursor) => format!("{query}&cursor={}", urlencode(cursor)),
+            None => query.to_owned(),
         };
-        async move {
-            let event =
-                AuditEvent::new(format!("user{i}"), Action::SignIn, Outcome::Success, "req");
-            trail.record(event).await.expect("append")
+        let answer = page(user, &query).await;
+        rows.extend(answer.events);
+        match answer.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return (rows, pages),
         }
-    });
-    let records = join_all(writes).await;
+    }
+    panic!("paging did not end: {query}");
+}
 
-    let mut numbers: Vec<u64> = records.iter().map(|record| record.seq).collect();
-    numbers.sort_unstable();
-    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
-    let report = state.audit.verify().await.expect("verify runs");
-    assert!(report.intact, "{report:?}");
-    assert_eq!(report.checked, 40);
+/// A query value, percent-encoded.
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The seqs of portal rows, in order.
+pub fn seqs(rows: &[AuditEventRow]) -> Vec<u64> {
+    rows.iter()
+        .map(|row| row.seq.expect("a portal row"))
+        .collect()
 }

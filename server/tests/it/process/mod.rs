@@ -7,6 +7,7 @@
 //! `RUST_LOG`, `COFFER_*` or `~/.aws` cannot change what a test sees.
 
 mod cli;
+mod lambda;
 mod logs;
 mod s3_storage;
 

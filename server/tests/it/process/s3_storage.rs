@@ -22,15 +22,15 @@ use super::{Launch, ServerProcess};
 use crate::s3::Target;
 use crate::support::{browser, me, sign_in};
 
-const BUCKET: &str = "coffer-it-artifacts";
-const LOG_BUCKET: &str = "coffer-it-logs";
+pub const BUCKET: &str = "coffer-it-artifacts";
+pub const LOG_BUCKET: &str = "coffer-it-logs";
 
 /// How long a server that must refuse to start may take to do so.
 const REFUSAL_WITHIN: Duration = Duration::from_secs(60);
 
 /// A server in s3 mode against `endpoint`, with credentials from the
 /// environment as the SDK's default chain reads them.
-fn s3_mode(data: &TempDir, endpoint: &str) -> Launch {
+pub fn s3_mode(data: &TempDir, endpoint: &str) -> Launch {
     Launch::new(data.path())
         .args(&[
             "--storage",
@@ -157,7 +157,7 @@ async fn missing_buckets_stop_the_server_with_a_clear_message() {
 }
 
 /// Waits for a server that should refuse to start to exit.
-async fn exit_status(server: &mut ServerProcess) -> std::process::ExitStatus {
+pub async fn exit_status(server: &mut ServerProcess) -> std::process::ExitStatus {
     match server.wait_for_exit(REFUSAL_WITHIN).await {
         Some(status) => status,
         None => panic!(

@@ -43,6 +43,7 @@ pub struct TestApp {
     port: u16,
     extra_args: Vec<String>,
     moto: Option<Arc<crate::s3::Target>>,
+    cloudtrail: Option<String>,
 }
 
 impl TestApp {
@@ -87,7 +88,26 @@ impl TestApp {
                 Some(Arc::new(moto))
             }
         };
-        boot(listener, port, data, clock, extra_args, moto).await
+        boot(listener, port, data, clock, extra_args, moto, None).await
+    }
+
+    /// A fresh embedded server that asks the CloudTrail API at `url` (a
+    /// stub) instead of its own endpoint.
+    pub async fn start_with_cloudtrail(url: &str) -> TestApp {
+        let data = Arc::new(TempDir::new().expect("temporary data folder"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let port = listener.local_addr().expect("local address").port();
+        let clock = Arc::new(ManualClock::new());
+        boot(
+            listener,
+            port,
+            data,
+            clock,
+            Vec::new(),
+            None,
+            Some(url.to_owned()),
+        )
+        .await
     }
 
     /// A second server on the same moto buckets, with its own port and
@@ -107,6 +127,7 @@ impl TestApp {
             self.clock.clone(),
             self.extra_args.clone(),
             Some(moto),
+            None,
         )
         .await
     }
@@ -126,6 +147,7 @@ impl TestApp {
             self.clock.clone(),
             self.extra_args.clone(),
             self.moto.clone(),
+            self.cloudtrail.clone(),
         )
         .await
     }
@@ -168,6 +190,22 @@ impl TestApp {
     pub fn bucket(&self) -> &str {
         self.running().state.storage.bucket()
     }
+
+    /// The log bucket's name.
+    pub fn log_bucket(&self) -> &str {
+        self.running().state.storage.log_bucket()
+    }
+
+    /// The server's data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// Writes the embedded endpoint's access log lines and trail records
+    /// now.
+    pub async fn flush_logs(&self) {
+        self.running().flush_logs().await.expect("logs are written");
+    }
 }
 
 async fn boot(
@@ -177,6 +215,7 @@ async fn boot(
     clock: Arc<ManualClock>,
     extra_args: Vec<String>,
     moto: Option<Arc<crate::s3::Target>>,
+    cloudtrail: Option<String>,
 ) -> TestApp {
     let url = format!("http://127.0.0.1:{port}");
     let data_dir = data.path().to_string_lossy().to_string();
@@ -203,6 +242,11 @@ async fn boot(
             access_key_id: "testing".to_owned(),
             secret_access_key: "testing".to_owned().into(),
         }),
+        cloudtrail_endpoint: cloudtrail.as_ref().map(|url| Endpoint::Static {
+            url: url.clone(),
+            access_key_id: "stub".to_owned(),
+            secret_access_key: "stub-secret".to_owned().into(),
+        }),
     };
     let running = startup::start(settings, options)
         .await
@@ -220,6 +264,7 @@ async fn boot(
         port,
         extra_args,
         moto,
+        cloudtrail,
     }
 }
 

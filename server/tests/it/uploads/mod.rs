@@ -11,7 +11,7 @@
 
 mod abort;
 mod access;
-mod client;
+pub mod client;
 mod completion;
 mod crash;
 mod instances;

@@ -27,8 +27,10 @@ use crate::storage::embedded::checksum::{Algorithm, BodyHasher, Digests};
 /// How much of a blob one read returns to the HTTP layer.
 const READ_CHUNK: u64 = 512 * 1024;
 
-/// How much body is buffered before a write to the temporary file.
-const WRITE_BUFFER: usize = 1024 * 1024;
+/// How much body is buffered before a write to the temporary file. Every
+/// part in flight holds this twice (here and in the file's own buffer for
+/// its background write), so it stays small: many parts arrive at once.
+const WRITE_BUFFER: usize = 64 * 1024;
 
 /// The two folders blobs pass through.
 #[derive(Debug, Clone)]
@@ -118,9 +120,10 @@ where
         path: tmp_path.clone(),
         armed: true,
     };
-    let file = tokio::fs::File::create(&tmp_path)
+    let mut file = tokio::fs::File::create(&tmp_path)
         .await
         .with_context(|| format!("failed to create {}", tmp_path.display()))?;
+    file.set_max_buf_size(WRITE_BUFFER);
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut hasher = BodyHasher::new(algorithms);
 

@@ -12,6 +12,7 @@
 mod blobs;
 mod multipart;
 mod records;
+mod trail;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub(crate) use self::records::{
     BucketRecord, ObjectMeta, ObjectRecord, PartRecord, Segment, StoredChecksum, UploadRecord,
     now_us,
 };
+pub(crate) use self::trail::StoredEvent;
 use super::checksum::Algorithm;
 use super::listing::{Page, PageRequest, paginate};
 
@@ -192,6 +194,8 @@ impl Store {
             .context("failed to open the uploads table")?;
         txn.open_table(PARTS)
             .context("failed to open the parts table")?;
+        txn.open_table(trail::TRAIL_EVENTS)
+            .context("failed to open the trail events table")?;
         txn.commit().context("failed to commit the index tables")?;
 
         // Clear what an interrupted run left behind.
@@ -593,6 +597,46 @@ impl Store {
             paginate(keys, &request)
         })
         .await
+    }
+
+    /// Writes a whole small object the endpoint makes itself (its logs),
+    /// outside any request, so that writing it is never itself logged.
+    pub(crate) async fn put_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+    ) -> anyhow::Result<()> {
+        let chunks = futures::stream::iter([Ok::<bytes::Bytes, std::convert::Infallible>(body)]);
+        let staged = self
+            .stage(chunks, Vec::new(), u64::MAX)
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("failed to stage {key}"))?;
+        let record = ObjectRecord {
+            size: staged.digests.size,
+            etag: hex::encode(staged.digests.md5),
+            last_modified_us: now_us(),
+            meta: ObjectMeta {
+                content_type: Some(content_type.to_owned()),
+                ..ObjectMeta::default()
+            },
+            checksum: None,
+            parts_count: None,
+            segments: Vec::new(),
+        };
+        self.put_object(
+            bucket.to_owned(),
+            key.to_owned(),
+            record,
+            staged,
+            WriteCondition::default(),
+        )
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))
+        .with_context(|| format!("failed to write {key}"))?;
+        Ok(())
     }
 
     /// Deletes blobs that are no longer named, or leaves them to readers.

@@ -1,0 +1,1 @@
+"""Coffer's own checkov checks, loaded with --external-checks-dir."""
