@@ -15,14 +15,15 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SITE_RELEASE := target/site
 SITE_TEST := target/site-test
 
-.PHONY: help run build test test-rust test-e2e bench tools wasm-target trunk \
-	wasm-bindgen chromium moto npm site site-test fmt lint clean
+.PHONY: help run build test test-rust test-infra test-e2e bench lambda tools \
+	wasm-target trunk wasm-bindgen chromium moto npm site site-test fmt lint clean
 
 help:
 	@echo "make run    start the embedded portal on http://127.0.0.1:3000"
 	@echo "make test   run every test (Rust, S3 protocol against moto, Playwright)"
 	@echo "make build  build target/release/coffer-server and the site it serves"
 	@echo "make bench  run the benchmarks and print their figures"
+	@echo "make lambda build $(LAMBDA_ZIP), the server as a Lambda package"
 
 ## Tools, each installed only when missing.
 
@@ -76,10 +77,15 @@ run: build
 
 ## Tests.
 
-test: test-rust test-e2e
+test: test-rust test-infra test-e2e
 
 test-rust: moto npm
 	cargo test --workspace --exclude coffer-frontend
+
+# The Terraform under infra/: checkov offline with Coffer's own checks, and
+# the tests of its security properties. Installs its pinned Python tools.
+test-infra:
+	bash infra/check.sh
 
 test-e2e: site-test chromium npm
 	cargo build -p coffer-server
@@ -91,7 +97,30 @@ test-e2e: site-test chromium npm
 # release site.
 bench: site chromium npm
 	cargo bench -p coffer-server --bench s3_throughput --bench models_page \
-		--bench upload_page
+		--bench upload_page --bench lambda_cold_start
+	cargo bench -p coffer-logs --bench parse
+
+# The server as a Lambda function: `bootstrap` (the release binary, which
+# serves the Lambda runtime API when it finds it) and the site beside it,
+# for the build machine's architecture. Lambda's provided.al2023 has glibc
+# 2.34, so a binary that needs a newer symbol is refused here, not there.
+LAMBDA_ZIP := target/lambda/coffer-server.zip
+LAMBDA_GLIBC := 2.34
+
+lambda: site
+	cargo build --release -p coffer-server
+	@needed="$$(objdump -T target/release/coffer-server | grep -o 'GLIBC_[0-9.]*' \
+		| sed 's/GLIBC_//' | sort -uV | tail -1)"; \
+	if [ "$$(printf '%s\n' "$$needed" $(LAMBDA_GLIBC) | sort -V | tail -1)" != "$(LAMBDA_GLIBC)" ]; then \
+		echo "coffer-server needs glibc $$needed; Lambda has $(LAMBDA_GLIBC)"; exit 1; \
+	fi; \
+	echo "coffer-server needs glibc $$needed or later; Lambda has $(LAMBDA_GLIBC)"
+	rm -rf target/lambda/package $(LAMBDA_ZIP)
+	mkdir -p target/lambda/package
+	cp target/release/coffer-server target/lambda/package/bootstrap
+	cp -r $(SITE_RELEASE) target/lambda/package/site
+	cd target/lambda/package && python3 -m zipfile -c ../coffer-server.zip bootstrap site
+	@echo "$(LAMBDA_ZIP): $$(du -k $(LAMBDA_ZIP) | cut -f1) KiB"
 
 fmt:
 	cargo fmt --all

@@ -2,6 +2,8 @@
 //! folder, the embedded S3 endpoint and the development provider, plus
 //! helpers that sign in the way a browser does.
 
+pub mod lambda_runtime;
+
 use std::sync::Arc;
 
 use clap::Parser;
