@@ -97,7 +97,7 @@ test-e2e: site-test chromium npm
 # release site.
 bench: site chromium npm
 	cargo bench -p coffer-server --bench s3_throughput --bench models_page \
-		--bench upload_page --bench lambda_cold_start
+		--bench upload_page --bench lambda_cold_start --bench audit_page
 	cargo bench -p coffer-logs --bench parse
 
 # The server as a Lambda function: `bootstrap` (the release binary, which
@@ -118,6 +118,7 @@ lambda: site
 	rm -rf target/lambda/package $(LAMBDA_ZIP)
 	mkdir -p target/lambda/package
 	cp target/release/coffer-server target/lambda/package/bootstrap
+	strip target/lambda/package/bootstrap
 	cp -r $(SITE_RELEASE) target/lambda/package/site
 	cd target/lambda/package && python3 -m zipfile -c ../coffer-server.zip bootstrap site
 	@echo "$(LAMBDA_ZIP): $$(du -k $(LAMBDA_ZIP) | cut -f1) KiB"

@@ -356,7 +356,7 @@ variable "lambda_site_dir" {
 }
 
 variable "lambda_layers" {
-  description = "ARNs of Lambda layers to add to the server function, for example an adapter that runs an HTTP server under the Lambda runtime API."
+  description = "ARNs of Lambda layers to add to the server function, for example an extension such as a parameters and secrets cache; the server itself needs none."
   type        = list(string)
   default     = []
 

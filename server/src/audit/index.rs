@@ -29,7 +29,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Action, AuditRecord, Outcome};
+use super::{Action, AuditRecord, Outcome, TrailObject};
 use crate::storage::Storage;
 use crate::storage::records::{self, Change, UpdateError};
 
@@ -38,6 +38,9 @@ pub const PREFIX: &str = "audit/index/";
 
 /// The watermark: every record up to its seq is indexed.
 const WATERMARK_KEY: &str = "audit/index/watermark.json";
+
+/// The content type of a marker object.
+const MARKER_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Records younger than this may still be getting their markers from the
 /// instance that wrote them; a sweep leaves them to a later sweep.
@@ -133,30 +136,50 @@ pub fn indexes_of(record: &AuditRecord) -> Vec<Index> {
     indexes
 }
 
+/// A record's markers: one empty object per index it belongs to, `all`
+/// last.
+pub fn marker_objects(record: &AuditRecord) -> Vec<TrailObject> {
+    let stamp = stamp(record.time, record.seq);
+    indexes_of(record)
+        .iter()
+        .map(|index| TrailObject {
+            key: format!("{}{stamp}", index.prefix()),
+            body: Bytes::new(),
+            content_type: MARKER_CONTENT_TYPE,
+        })
+        .collect()
+}
+
 /// Writes a record's markers: the facets at once, then `all`, so that a
 /// record in `all` is in every index it belongs to.
 pub async fn write(storage: &Storage, record: &AuditRecord) -> anyhow::Result<()> {
-    let stamp = stamp(record.time, record.seq);
-    let mut keys: Vec<String> = indexes_of(record)
-        .iter()
-        .map(|index| format!("{}{stamp}", index.prefix()))
-        .collect();
-    let all = keys.pop().context("every record is in `all`")?;
+    let mut markers = marker_objects(record);
+    let all = markers.pop().context("every record is in `all`")?;
 
     // Facets first; rewriting a marker changes nothing.
-    let facets = keys
+    let facets = markers
         .iter()
-        .map(|key| storage.put(key, Bytes::new(), "application/octet-stream"));
+        .map(|marker| storage.put(&marker.key, marker.body.clone(), marker.content_type));
     futures::future::try_join_all(facets).await?;
-    storage
-        .put(&all, Bytes::new(), "application/octet-stream")
-        .await
+    storage.put(&all.key, all.body, all.content_type).await
 }
 
 /// How far the indexes are known to be complete.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 struct Watermark {
     seq: u64,
+}
+
+/// The watermark object saying every record up to `seq` is indexed, as a
+/// sweep stores it. With it in place, a sweep lists only newer records; a
+/// loaded trail needs it, or the first sweep lists the whole trail.
+pub fn watermark_object(seq: u64) -> anyhow::Result<TrailObject> {
+    let body = serde_json::to_vec(&Watermark { seq }).context("failed to encode a watermark")?;
+    Ok(TrailObject {
+        key: WATERMARK_KEY.to_owned(),
+        body: Bytes::from(body),
+        content_type: "application/json",
+    })
 }
 
 /// What a sweep did.

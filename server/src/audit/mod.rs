@@ -65,6 +65,34 @@ pub fn key_for(seq: u64) -> String {
     format!("{PREFIX}{:020}.json", u64::MAX - seq)
 }
 
+/// One object the trail writes to the artifact bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrailObject {
+    pub key: String,
+    pub body: Bytes,
+    pub content_type: &'static str,
+}
+
+/// A sealed record as the object [`AuditTrail::record`] stores.
+pub fn record_object(record: &AuditRecord) -> anyhow::Result<TrailObject> {
+    let body = serde_json::to_vec(record).context("failed to encode record")?;
+    Ok(TrailObject {
+        key: key_for(record.seq),
+        body: Bytes::from(body),
+        content_type: "application/json",
+    })
+}
+
+/// Every object the trail writes for a sealed record, in the order it
+/// writes them: the record, then its index markers with `all` last. Loading
+/// these into a bucket, plus [`index::watermark_object`], gives the same
+/// trail as recording the events one by one.
+pub fn objects_of(record: &AuditRecord) -> anyhow::Result<Vec<TrailObject>> {
+    let mut objects = vec![record_object(record)?];
+    objects.extend(index::marker_objects(record));
+    Ok(objects)
+}
+
 /// The record number a key names, if it is a trail key.
 pub(crate) fn seq_from_key(key: &str) -> Option<u64> {
     let digits = key.strip_prefix(PREFIX)?.strip_suffix(".json")?;
@@ -105,10 +133,10 @@ impl AuditTrail {
             let record = AuditRecord::seal(seq, time, event.clone(), prev_hash);
 
             // The conditional write decides who owns this number.
-            let body = Bytes::from(serde_json::to_vec(&record).context("failed to encode record")?);
+            let object = record_object(&record)?;
             match self
                 .storage
-                .create(&key_for(seq), body, "application/json")
+                .create(&object.key, object.body, object.content_type)
                 .await?
             {
                 CreateOutcome::Created => {
@@ -378,6 +406,24 @@ mod tests {
         assert!(key_for(1_000_000) < key_for(999_999));
         assert_eq!(seq_from_key(&key_for(42)), Some(42));
         assert_eq!(seq_from_key("audit/portal/x.json"), None);
+    }
+
+    #[test]
+    fn a_record_is_stored_as_its_object_then_its_markers_with_all_last() {
+        let record = chain(1).remove(0);
+        let objects = objects_of(&record).expect("a record encodes");
+
+        // The record itself comes first, under its number.
+        assert_eq!(objects[0].key, key_for(1));
+        let stored: AuditRecord = serde_json::from_slice(&objects[0].body).expect("JSON");
+        assert_eq!(stored, record);
+
+        // Then one empty marker per index, `all` last.
+        let markers = &objects[1..];
+        assert_eq!(markers.len(), index::indexes_of(&record).len());
+        assert!(markers.iter().all(|marker| marker.body.is_empty()));
+        let last = markers.last().expect("markers");
+        assert!(last.key.starts_with(&index::Index::All.prefix()));
     }
 
     #[test]

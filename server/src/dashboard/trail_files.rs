@@ -138,7 +138,7 @@ impl TrailFileStream {
             Ok(records) => records,
             Err(_) => return Ok(None),
         };
-        records.sort_by(|a, b| b.event_time.cmp(&a.event_time));
+        records.sort_by_key(|record| std::cmp::Reverse(record.event_time));
         Ok(Some(records))
     }
 }

@@ -21,7 +21,7 @@ mod service;
 mod store;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 
 pub use self::access_log::split_log_line;
 pub use self::credentials::{credentials_path, load_or_create_credentials};
+pub use self::store::FixtureObject;
 
 use self::access_log::AccessLog;
 use self::cloudtrail::Trail;
@@ -219,6 +220,27 @@ impl Drop for EmbeddedS3 {
             task.abort();
         }
     }
+}
+
+/// Writes objects straight into the data folder of an embedded endpoint
+/// that is not running, many per index transaction: for loading benchmark
+/// and test fixtures, which would take hours through the S3 API. The
+/// endpoint then serves them like objects it received itself (see
+/// `store/bulk.rs` for the two differences S3 cannot see). Each object
+/// replaces any earlier one under its key, as an unconditional PutObject
+/// does; the bucket is created when missing. Answers how many objects were
+/// written. Blocking, and refused while an endpoint has the folder open.
+pub fn bulk_load(
+    data_dir: &Path,
+    bucket: &str,
+    objects: impl IntoIterator<Item = FixtureObject>,
+) -> anyhow::Result<u64> {
+    let root = store::store_root(data_dir);
+    let store = Store::open(&root)?;
+    store
+        .bulk_put(bucket, objects)
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("failed to load objects into bucket {bucket}"))
 }
 
 /// Writes buffered access log lines and trail records every `every` until

@@ -117,6 +117,12 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+
+                // Small answers (a listing, an empty marker's PUT) go out at
+                // once instead of waiting on the peer's delayed ACK.
+                if let Err(err) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %err, "could not turn off Nagle's algorithm");
+                }
                 let shared = Arc::clone(&shared);
                 let service = hyper::service::service_fn(move |req| handle(Arc::clone(&shared), remote, req));
                 let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));

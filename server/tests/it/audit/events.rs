@@ -54,6 +54,9 @@ async fn paging_returns_every_record_once_newest_first_while_new_records_arrive(
     assert_eq!(seen, expected);
 }
 
+/// Which records a filter should find.
+type RecordTest = Box<dyn Fn(&AuditRecord) -> bool>;
+
 #[tokio::test]
 async fn each_filter_finds_exactly_the_records_it_names() {
     let app = TestApp::start().await;
@@ -86,7 +89,7 @@ async fn each_filter_finds_exactly_the_records_it_names() {
     let all = app.audit_records().await;
     let day_two = written[5].time;
 
-    let cases: Vec<(&str, Box<dyn Fn(&AuditRecord) -> bool>)> = vec![
+    let cases: Vec<(&str, RecordTest)> = vec![
         ("actor=alice", Box::new(|r| r.event.actor == "alice")),
         (
             "action=download",

@@ -10,6 +10,7 @@
 //! never turned into paths.
 
 mod blobs;
+mod bulk;
 mod multipart;
 mod records;
 mod trail;
@@ -19,10 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use redb::{Database, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use self::blobs::{BlobDirs, Pins, sync_dir};
 pub(crate) use self::blobs::{ObjectReader, PinGuard, StagedBlob};
+pub use self::bulk::FixtureObject;
 pub(crate) use self::multipart::{CompletionClaims, RequestedPart};
 pub(crate) use self::records::{
     BucketRecord, ObjectMeta, ObjectRecord, PartRecord, Segment, StoredChecksum, UploadRecord,
@@ -335,24 +337,7 @@ impl Store {
     pub(crate) async fn create_bucket(&self, name: String) -> Result<(), StoreError> {
         self.blocking(move |store| {
             let txn = store.write_txn()?;
-            {
-                let mut buckets = txn
-                    .open_table(BUCKETS)
-                    .map_err(db_err("failed to open buckets"))?;
-                if buckets
-                    .get(name.as_str())
-                    .map_err(db_err("failed to read a bucket"))?
-                    .is_some()
-                {
-                    return Err(StoreError::BucketAlreadyOwned);
-                }
-                let record = encode(&BucketRecord {
-                    created_us: now_us(),
-                })?;
-                buckets
-                    .insert(name.as_str(), record.as_slice())
-                    .map_err(db_err("failed to insert a bucket"))?;
-            }
+            insert_bucket(&txn, &name)?;
             txn.commit().map_err(db_err("failed to commit a bucket"))
         })
         .await
@@ -512,11 +497,7 @@ impl Store {
                     blob: staged.id.clone(),
                     size: staged.digests.size,
                 }];
-                let bytes = encode(&record)?;
-                objects
-                    .insert((bucket.as_str(), key.as_str()), bytes.as_slice())
-                    .map_err(db_err("failed to insert an object"))?;
-                current
+                insert_object(&mut objects, &bucket, &key, &record)?
             };
             txn.commit().map_err(db_err("failed to commit an object"))?;
 
@@ -614,18 +595,7 @@ impl Store {
             .await
             .map_err(|err| anyhow::anyhow!("{err}"))
             .with_context(|| format!("failed to stage {key}"))?;
-        let record = ObjectRecord {
-            size: staged.digests.size,
-            etag: hex::encode(staged.digests.md5),
-            last_modified_us: now_us(),
-            meta: ObjectMeta {
-                content_type: Some(content_type.to_owned()),
-                ..ObjectMeta::default()
-            },
-            checksum: None,
-            parts_count: None,
-            segments: Vec::new(),
-        };
+        let record = ObjectRecord::whole(&staged.digests, content_type, None);
         self.put_object(
             bucket.to_owned(),
             key.to_owned(),
@@ -657,6 +627,42 @@ fn bucket_in(
         Some(value) => decode(value.value()),
         None => Err(StoreError::NoSuchBucket),
     }
+}
+
+/// Creates bucket `name` within `txn`; `BucketAlreadyOwned` if it exists.
+fn insert_bucket(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
+    let mut buckets = txn
+        .open_table(BUCKETS)
+        .map_err(db_err("failed to open buckets"))?;
+    if buckets
+        .get(name)
+        .map_err(db_err("failed to read a bucket"))?
+        .is_some()
+    {
+        return Err(StoreError::BucketAlreadyOwned);
+    }
+    let record = encode(&BucketRecord {
+        created_us: now_us(),
+    })?;
+    buckets
+        .insert(name, record.as_slice())
+        .map_err(db_err("failed to insert a bucket"))?;
+    Ok(())
+}
+
+/// Stores `record` under `bucket`/`key` and answers the record it
+/// replaced, whose blobs the caller releases once the write commits.
+fn insert_object(
+    objects: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    bucket: &str,
+    key: &str,
+    record: &ObjectRecord,
+) -> Result<Option<ObjectRecord>, StoreError> {
+    let bytes = encode(record)?;
+    let replaced = objects
+        .insert((bucket, key), bytes.as_slice())
+        .map_err(db_err("failed to insert an object"))?;
+    replaced.map(|value| decode(value.value())).transpose()
 }
 
 /// The object stored under `bucket`/`key`, if any.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::embedded::checksum::{Algorithm, Checksums};
+use crate::storage::embedded::checksum::{Algorithm, Checksums, Digests};
 
 /// A bucket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +56,29 @@ pub(crate) struct ObjectRecord {
     /// Set for objects made by CompleteMultipartUpload.
     pub(crate) parts_count: Option<u32>,
     pub(crate) segments: Vec<Segment>,
+}
+
+impl ObjectRecord {
+    /// The record of an object written whole in one request, before its
+    /// blob is named: its ETag is the hex MD5 of its bytes.
+    pub(crate) fn whole(
+        digests: &Digests,
+        content_type: &str,
+        checksum: Option<StoredChecksum>,
+    ) -> ObjectRecord {
+        ObjectRecord {
+            size: digests.size,
+            etag: hex::encode(digests.md5),
+            last_modified_us: now_us(),
+            meta: ObjectMeta {
+                content_type: Some(content_type.to_owned()),
+                ..ObjectMeta::default()
+            },
+            checksum,
+            parts_count: None,
+            segments: Vec::new(),
+        }
+    }
 }
 
 /// An open multipart upload.
