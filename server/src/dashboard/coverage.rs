@@ -2,6 +2,7 @@
 //! dashboard's honest statement of what it can and cannot show.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use coffer_app::audit::api::{Coverage, Source};
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
@@ -15,6 +16,14 @@ use super::trail_files::TrailFileStream;
 /// How far back `LookupEvents` reaches.
 const LOOKUP_DAYS: i64 = 90;
 
+/// How long the newest management event found stays good for the strip.
+/// `LookupEvents` allows two calls a second per account, and the strip
+/// is on every view of the page; events arrive minutes late anyway.
+const PROBE_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When the newest management event was last looked up, and its time.
+type ProbeCache = Arc<tokio::sync::Mutex<Option<(Instant, Option<OffsetDateTime>)>>>;
+
 /// Reads each source's reach.
 #[derive(Clone)]
 pub struct CoverageReader {
@@ -25,6 +34,7 @@ pub struct CoverageReader {
     /// Seconds between the embedded endpoint's log deliveries, when it is
     /// the one delivering.
     embedded_flush_secs: Option<u64>,
+    newest_management_event: ProbeCache,
 }
 
 impl CoverageReader {
@@ -41,6 +51,7 @@ impl CoverageReader {
             trail_files,
             access_logs,
             embedded_flush_secs,
+            newest_management_event: ProbeCache::default(),
         }
     }
 
@@ -104,7 +115,7 @@ impl CoverageReader {
                 "CloudTrail is not read (--cloudtrail off).".into(),
             );
         };
-        match lookup.probe().await {
+        match self.newest_management_event(lookup).await {
             Ok(newest) => row(
                 Some(rfc3339(now - Duration::days(LOOKUP_DAYS))),
                 newest.map(rfc3339),
@@ -120,6 +131,25 @@ impl CoverageReader {
                 format!("CloudTrail could not be read: {error}"),
             ),
         }
+    }
+
+    /// The newest management event's time, looked up at most once a
+    /// [`PROBE_FRESH_FOR`]; views arriving meanwhile share one lookup.
+    async fn newest_management_event(
+        &self,
+        lookup: &LookupStream,
+    ) -> Result<Option<OffsetDateTime>, String> {
+        let mut cached = self.newest_management_event.lock().await;
+        if let Some((at, newest)) = *cached
+            && at.elapsed() < PROBE_FRESH_FOR
+        {
+            return Ok(newest);
+        }
+
+        // Only an answer is kept: a failure is tried again on the next view.
+        let newest = lookup.probe().await?;
+        *cached = Some((Instant::now(), newest));
+        Ok(newest)
     }
 
     async fn data_row(&self) -> Coverage {

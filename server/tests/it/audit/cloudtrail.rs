@@ -274,3 +274,27 @@ async fn cloudtrail_that_stays_throttled_is_an_error_on_its_tab_and_a_note_on_th
     );
     assert!(timeline.events.iter().any(|row| row.action == "sign_in"));
 }
+
+#[tokio::test]
+async fn views_of_the_page_share_one_coverage_lookup_a_minute() {
+    let stub = LookupStub::start(3).await;
+    let app = TestApp::start_with_cloudtrail(&stub.url).await;
+    let carol = Uploader::sign_in(&app, "carol").await;
+    let probes = || {
+        stub.calls()
+            .into_iter()
+            .filter(|call| call.body.get("MaxResults") == Some(&serde_json::json!(1)))
+            .count()
+    };
+
+    // Three views in a row: the coverage strip asks CloudTrail once.
+    for _ in 0..3 {
+        let answer = carol
+            .request(reqwest::Method::GET, "/audit")
+            .send()
+            .await
+            .expect("GET /audit");
+        assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    }
+    assert_eq!(probes(), 1, "{:?}", stub.calls());
+}
