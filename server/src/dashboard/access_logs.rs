@@ -246,17 +246,12 @@ impl EventStream for AccessLogStream {
                         },
                         None => None,
                     };
-                    let row = row_of(&parsed, join, &self.bucket);
-                    if !filters.matches(&row, parsed.time) {
-                        continue;
-                    }
-                    page.events.push(Event {
+                    let event = Event {
                         time: parsed.time,
-                        row,
+                        row: row_of(&parsed, join, &self.bucket),
                         after: encode(&after),
-                    });
-                    if page.events.len() == limit {
-                        page.next = Some(encode(&after));
+                    };
+                    if page.offer(filters, event, limit) {
                         return Ok(page);
                     }
                 }

@@ -211,21 +211,16 @@ impl EventStream for LookupStream {
                     continue;
                 };
                 page.scanned_to = Some(record.event_time);
-                let row = row_of(&record, "management");
-                if !filters.matches(&row, record.event_time) {
-                    continue;
-                }
                 let after = Place {
                     token: place.token.clone(),
                     read: index + 1,
                 };
-                page.events.push(Event {
+                let event = Event {
                     time: record.event_time,
-                    row,
+                    row: row_of(&record, "management"),
                     after: after.encode(),
-                });
-                if page.events.len() == limit {
-                    page.next = Some(after.encode());
+                };
+                if page.offer(filters, event, limit) {
                     return Ok(page);
                 }
             }

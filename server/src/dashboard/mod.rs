@@ -224,6 +224,22 @@ pub struct StreamPage {
     pub notes: Vec<String>,
 }
 
+impl StreamPage {
+    /// Keeps `event` if it passes `filters`; answers whether the page is
+    /// now full, in which case it goes on after `event`.
+    pub fn offer(&mut self, filters: &Filters, event: Event, limit: usize) -> bool {
+        if !filters.matches(&event.row, event.time) {
+            return false;
+        }
+        self.events.push(event);
+        let full = self.events.len() == limit;
+        if full {
+            self.next = self.events.last().map(|event| event.after.clone());
+        }
+        full
+    }
+}
+
 /// A row with the time it sorts by and the cursor after it.
 #[derive(Debug, Clone)]
 pub struct Event {

@@ -253,17 +253,12 @@ impl EventStream for TrailFileStream {
                     if !is_data_event(&record) {
                         continue;
                     }
-                    let row = row_of(&record, "data");
-                    if !filters.matches(&row, record.event_time) {
-                        continue;
-                    }
-                    page.events.push(Event {
+                    let event = Event {
                         time: record.event_time,
-                        row,
+                        row: row_of(&record, "data"),
                         after: encode(&after),
-                    });
-                    if page.events.len() == limit {
-                        page.next = Some(encode(&after));
+                    };
+                    if page.offer(filters, event, limit) {
                         return Ok(page);
                     }
                 }
